@@ -1,0 +1,5 @@
+import sys
+
+from pinsandbox.cli import main
+
+sys.exit(main())
