@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class TrainConfig:
-    steps: int = 400
-    batch_size: int = 256  # positive pairs per step; every other pair's pin is an in-batch negative
-    n_negatives: int = 256  # extra pins sampled uniformly as negatives for every anchor
+    steps: int = 300
+    batch_size: int = 128  # positive pairs per step; every other pair's pin is an in-batch negative
+    n_negatives: int = 128  # extra pins sampled uniformly as negatives for every anchor
     lr: float = 2e-3
     weight_decay: float = 1e-4
     clip_weight: float = 0.5  # image↔text contrastive alignment

@@ -44,14 +44,14 @@ class EncoderConfig:
 
 
 class ImageTower(nn.Module):
-    """Three strided conv blocks and global pooling: 32×32×3 → hidden."""
+    """Three strided conv blocks (torch.nn) and global mean+max pooling: S×S×3 → hidden."""
 
     def __init__(self, hidden: int):
         super().__init__()
         def block(cin, cout):
             return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.GELU())
-        self.convs = nn.Sequential(block(3, 32), block(32, 64), block(64, 128))
-        self.head = nn.Linear(128 * 2, hidden)
+        self.convs = nn.Sequential(block(3, 16), block(16, 32), block(32, 64))  # small: it trains on 2 CPU cores
+        self.head = nn.Linear(64 * 2, hidden)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         h = self.convs(pixels)

@@ -49,13 +49,15 @@ def encode_texts(texts: list[str], batch_size: int = 128, progress: bool = True)
 
     tok, model = minilm()
     out = np.zeros((len(texts), TEXT_DIM), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
     with torch.inference_mode():
         for start in tqdm(range(0, len(texts), batch_size), desc="MiniLM text", unit="batch", disable=not progress):
-            batch = tok(texts[start:start + batch_size], padding=True, truncation=True, max_length=64, return_tensors="pt")
+            rows = order[start:start + batch_size]
+            batch = tok([texts[i] for i in rows], padding=True, truncation=True, max_length=64, return_tensors="pt")
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[start:start + len(pooled)] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
     return out
 
 
