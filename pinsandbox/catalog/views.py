@@ -166,3 +166,18 @@ def _escape(text) -> str:
     import html
 
     return html.escape(str(text))
+
+
+def title_style_share(catalog: Catalog, truth: GroundTruth) -> dict:
+    """How much of the hidden style a title gives away: titles naming the true style, and naming a wrong one."""
+    from pinsandbox.catalog.vocab import STYLE_SYNONYMS
+
+    styles = truth.pin_styles.set_index("pin_id").loc[catalog.pins["pin_id"], "style"].to_numpy()
+    titles = catalog.pins["title"].str.lower().to_numpy()
+
+    def names(title: str, style: str) -> bool:
+        return any(s.lower() in title for s in STYLE_SYNONYMS[style])
+
+    true = [names(t, s) for t, s in zip(titles, styles, strict=True)]
+    wrong = [any(names(t, o) for o in STYLE_SYNONYMS if o != s) for t, s in zip(titles, styles, strict=True)]
+    return {"titles_naming_true_style": round(float(np.mean(true)), 3), "titles_naming_a_wrong_style": round(float(np.mean(wrong)), 3)}
