@@ -52,7 +52,7 @@ def pinworld(sandbox):
     return generate_pinworld(sandbox, n_pins=120, n_pinners=40, image_size=64, progress=False)
 
 
-def test_fit_and_publish_writes_both_vector_sets_indexes_and_metrics(pinworld, sandbox, capsys):
+def test_fit_and_publish_writes_both_vector_sets_indexes_and_metrics(pinworld, sandbox, capsys, monkeypatch):
     result = fit_and_publish(sandbox, TINY, progress=False)
     pins = pinworld.pins["pin_id"].tolist()
     for kind in ("proprietary", "off-the-shelf"):
@@ -79,16 +79,14 @@ def test_fit_and_publish_writes_both_vector_sets_indexes_and_metrics(pinworld, s
     # Similar pins from Python and from the CLI: k results, never the pin itself, best first.
     table = similar_pins(pins[0], k=5, sandbox=sandbox)
     assert len(table) == 5 and pins[0] not in set(table["pin_id"]) and table["score"].is_monotonic_decreasing
-    pinsandbox.cli.COMMAND_MODULES.append("pinsandbox.embeddings.cli")
-    try:
-        assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", pins[0], "--k", "3", "--json"]) == 0
-        rows = json.loads(capsys.readouterr().out)
-        assert [r["pin_id"] for r in rows] == table["pin_id"].tolist()[:3]
-        assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", "no-such-pin"]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "no-such-pin" in err
-    finally:
-        pinsandbox.cli.COMMAND_MODULES.remove("pinsandbox.embeddings.cli")
+    monkeypatch.setattr(pinsandbox.cli, "COMMAND_MODULES", ["pinsandbox.embeddings.cli"])
+    capsys.readouterr()
+    assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", pins[0], "--k", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["pin_id"] for r in rows] == table["pin_id"].tolist()[:3]
+    assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", "no-such-pin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-pin" in err
 
 
 def test_training_is_seeded_and_reproducible():
@@ -149,8 +147,13 @@ def test_ray_and_local_engines_write_the_same_vectors(tmp_path):
 
     f, _ = _saved_inputs(tmp_path)
     args = (tmp_path / "encoder", tmp_path / "features.npz", len(f))
+    import ray
+
     local, ls = precompute(*args, tmp_path / "local", engine="local", shard_size=40, progress=False)
-    ray_vectors, rs = precompute(*args, tmp_path / "ray", engine="ray", shard_size=40, progress=False)
+    try:
+        ray_vectors, rs = precompute(*args, tmp_path / "ray", engine="ray", shard_size=40, progress=False)
+    finally:
+        ray.shutdown()
     assert ls["engine"] == "local" and rs["engine"] == "ray" and rs["pins"] == len(f)
     assert np.allclose(local, ray_vectors, atol=1e-5)
 

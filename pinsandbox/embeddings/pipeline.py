@@ -60,7 +60,10 @@ class Prepared:
 def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> Prepared:
     from pinsandbox.embeddings.pairs import training_pairs
 
+    import torch
+
     config = config or EmbeddingsConfig()
+    torch.set_num_threads(config.train.threads)  # MiniLM too: one thread is fastest on a shared 2-core box
     catalog = load_catalog(sandbox)
     if catalog.pins.empty:
         raise InvalidInput(f"catalog {catalog.artifact_id} has no pins: import or generate a catalog with pins")
