@@ -167,3 +167,4 @@ def _lab(args):
     if args.create:
         create(args.sandbox, exist_ok=True)
     return start_lab(args.sandbox, port=args.port, isolation_mode=args.isolation)
+
