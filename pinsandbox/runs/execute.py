@@ -8,8 +8,21 @@ import json
 import sys
 from pathlib import Path
 
+import nbformat
 import papermill
 import yaml
+
+
+def failed_cell(executed: Path) -> dict:
+    """Where it failed, numbered as in the user's notebook (1-based, the injected-parameters cell not counted)."""
+    nb = nbformat.read(executed, as_version=4)
+    added = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill put there
+    cells = [c for c in nb.cells if not added & set(c.metadata.get("tags", []))]
+    for number, cell in enumerate(cells, start=1):
+        if cell.metadata.get("papermill", {}).get("exception"):
+            first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+            return {"cell": number, "source": first_line[:120]}
+    return {"cell": None}
 
 
 def main(run_dir: str) -> int:
@@ -27,7 +40,7 @@ def main(run_dir: str) -> int:
             cwd=str(run),
         )
     except papermill.PapermillExecutionError as e:
-        result = {"state": "failed", "cell": e.exec_count, "error": f"{e.ename}: {e.evalue}".strip()}
+        result = {"state": "failed", **failed_cell(run / "notebook.ipynb"), "error": f"{e.ename}: {e.evalue}".strip()}
     except Exception as e:  # the kernel died, the notebook is unreadable, …
         result = {"state": "failed", "cell": None, "error": f"{type(e).__name__}: {e}"}
     (run / "result.json").write_text(json.dumps(result))

@@ -88,7 +88,7 @@ class ArtifactStore:
         try:
             yield writer
             self.sandbox.check_quota()
-            version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+            version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(2)  # sorts by time
             files = {}
             for p in sorted(staging.rglob("*")):
                 if p.is_symlink():
