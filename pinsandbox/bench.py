@@ -57,7 +57,7 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> tuple[dict, P
         raise InvalidInput(f"no benchmarks found in {settings.BENCHMARKS_DIR}")
     before = previous_report()
     report = {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "results": {},
     }
@@ -65,7 +65,7 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> tuple[dict, P
         print(f"bench {script.stem}…", file=sys.stderr, flush=True)
         report["results"][script.stem.removeprefix("bench_")] = run_benchmark(script, quick)
     REPORTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     path = REPORTS / f"bench-{stamp}.json"
     path.write_text(json.dumps(report, indent=1))
     (REPORTS / f"bench-{stamp}.md").write_text(markdown(report, before))

@@ -8,11 +8,14 @@ kernels other than the sandbox's are switched off: Jupyter's root_dir alone isol
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 from pinsandbox import settings
 from pinsandbox.sandbox import isolation
@@ -34,16 +37,26 @@ def copy_tutorials(sandbox) -> list[str]:
     return copied
 
 
+def runtime_dir(sandbox) -> Path:
+    """Where the server and its kernels meet (connection files, Unix sockets). Short on purpose: a socket
+    path must stay under ~107 bytes, which a deep sandboxes root would break. Private to this user."""
+    digest = hashlib.sha256(str(sandbox.root).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"pinsandbox-{digest}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def prepare(sandbox, isolation_mode: str | None = None, port: int = 8888, token: str | None = None):
     """Write the sandbox's Jupyter config and kernel spec; return (argv, env, url) to start the server."""
     sb = resolve(sandbox)
     mode = isolation.choose(sb, isolation_mode)
     jupyter = sb.path(".jupyter")
-    runtime = sb.path(".rt")  # short: Unix socket paths must stay under ~100 characters
+    runtime = runtime_dir(sb)
     for d in (jupyter / "data" / "kernels" / KERNEL_NAME, jupyter / "config", runtime):
         d.mkdir(parents=True, exist_ok=True)
     scrubbed = [f"{k}={v}" for k, v in isolation.environment(sb).items()]
-    kernel_argv = isolation.command(sb, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], mode, chdir=False)
+    kernel_argv = isolation.command(sb, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], mode,
+                                    chdir=False, shared_dirs=(runtime,))  # fmt: skip
     spec = {
         "argv": ["/usr/bin/env", "-i", *scrubbed, *kernel_argv],
         "display_name": f"pinsandbox ({sb.owner}, {mode})",

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import pinsandbox
 from pinsandbox import settings
 from pinsandbox.runs import pipeline
 from pinsandbox.runs.records import compare, list_runs

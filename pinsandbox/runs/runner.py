@@ -59,7 +59,7 @@ def parse_param(key: str, raw: str):
 
 
 def new_run_id(notebook: Path) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{notebook.stem}-{secrets.token_hex(2)}"
 
 
@@ -139,7 +139,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
 
 
 def _environment_record(nb_path: Path, params: dict, mode: str, started: float) -> dict:

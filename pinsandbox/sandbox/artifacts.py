@@ -88,7 +88,7 @@ class ArtifactStore:
         try:
             yield writer
             self.sandbox.check_quota()
-            version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(2)  # sorts by time
+            version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(2)  # sorts by time
             files = {}
             for p in sorted(staging.rglob("*")):
                 if p.is_symlink():
@@ -99,7 +99,7 @@ class ArtifactStore:
                 "id": f"{stage}/{name}@{version}",
                 "stage": stage,
                 "name": name,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "run_id": os.environ.get("PINSANDBOX_RUN_ID"),
                 "params": params or {},
                 "inputs": list(inputs),

@@ -88,8 +88,8 @@ def environment(sandbox, extra: dict | None = None) -> dict:
     return env
 
 
-def command(sandbox, argv: list[str], mode: str, *, chdir: bool = True) -> list[str]:
-    """`argv` wrapped so that it runs confined to `sandbox` in `mode`."""
+def command(sandbox, argv: list[str], mode: str, *, chdir: bool = True, shared_dirs: tuple = ()) -> list[str]:
+    """`argv` wrapped so that it runs confined to `sandbox` in `mode`; `shared_dirs` stay visible read-write."""
     lim = sandbox.limits
     confine = [
         sys.executable, "-m", "pinsandbox.sandbox.confine",
@@ -114,6 +114,8 @@ def command(sandbox, argv: list[str], mode: str, *, chdir: bool = True) -> list[
         if str(keep).startswith("/tmp"):
             wrap += ["--ro-bind", str(keep), str(keep)]
     wrap += ["--tmpfs", str(settings.sandboxes_root()), "--bind", root, root]  # hide every other sandbox
+    for shared in shared_dirs:
+        wrap += ["--bind", str(shared), str(shared)]
     wrap += ["--unshare-all", "--die-with-parent", "--new-session"]
     if chdir:
         wrap += ["--chdir", root]
