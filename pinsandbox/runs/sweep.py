@@ -24,7 +24,7 @@ def parse_grid(specs: list[str]) -> dict[str, list]:
 
 def points(grid: dict[str, list]) -> list[dict]:
     keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
 def sweep(notebook, sandbox=None, grid: dict[str, list] | None = None, *, base_params: dict | None = None,
