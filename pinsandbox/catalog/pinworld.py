@@ -258,8 +258,8 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
     m = cfg.n_pinners
     rate = cfg.sessions_per_day
     if cfg.n_events:
-        # ≈1.4 events per impression at the default funnel; solve for the session rate
-        rate = cfg.n_events / (1.4 * cfg.impressions_per_session * m * cfg.days)
+        # ≈1.7 events per impression at the default funnel (measured); solve for the session rate
+        rate = cfg.n_events / (1.7 * cfg.impressions_per_session * m * cfg.days)
     n_sessions = rng.poisson(rate * cfg.days * pinners["activity"])
     who = np.repeat(np.arange(m), n_sessions)
     s_t = start_us + (rng.random(len(who)) * (end_us - start_us)).astype(np.int64)
