@@ -58,7 +58,9 @@ class PinworldConfig:
     shoppable: float = 0.45  # share of pins with a merchant
     new_pin_fraction: float = 0.35  # pins published during the window rather than before it
     drift_fraction: float = 0.3  # pinners whose taste moves to a new style during the window
-    session_focus: float = 0.65  # impressions from the session's style × category …
+    session_focus: float = 0.55  # impressions from the session's style × category …
+    fresh: float = 0.1  # … from the same cell but published in the last `fresh_days` (feeds favour fresh pins) …
+    fresh_days: int = 14
     lateral: float = 0.1  # … from the same style, another category; the rest from the global popular feed
     n_navigator_requests: int = 200
     image_size: int = 128
@@ -240,10 +242,13 @@ class _PopularSampler:
         self.cum = np.cumsum(popularity[self.order])
         self.group_start = np.searchsorted(g, np.arange(n_groups), "left")
 
-    def sample(self, group: np.ndarray, t: np.ndarray, u: np.ndarray):
-        """Pin index per draw and whether the group had any pin published by then."""
+    def sample(self, group: np.ndarray, t: np.ndarray, u: np.ndarray, since: np.ndarray | None = None):
+        """Pin index per draw and whether the group had any pin published by then (and, if given, since `since`)."""
         t_rel = np.clip(t - self.t0, -1, self.span - 1)
         lo_idx = self.group_start[group]
+        if since is not None:
+            since_rel = np.clip(since - self.t0, 0, self.span - 1)
+            lo_idx = np.maximum(lo_idx, np.searchsorted(self.key, group.astype(np.int64) * self.span + since_rel, "left"))
         hi_idx = np.searchsorted(self.key, group.astype(np.int64) * self.span + t_rel, "right")
         ok = (hi_idx > lo_idx) & (t_rel >= 0)
         lo = np.where(lo_idx > 0, self.cum[np.maximum(lo_idx - 1, 0)], 0.0)
@@ -271,7 +276,8 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
     s_style = styles_now[np.arange(len(who)), slot]
     s_cat = pinners["slot_cat"][who, slot]
 
-    # impressions: mostly the session's cell, some lateral (same style, other category), rest popular feed
+    # impressions: mostly the session's cell (some of it freshly published pins), some lateral (same style,
+    # other category), the rest from the global popular feed
     k = 1 + rng.poisson(cfg.impressions_per_session - 1, len(who))
     sess = np.repeat(np.arange(len(who)), k)
     n_imp = len(sess)
@@ -279,14 +285,17 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
     t = s_t[sess] + within * 20_000_000 + rng.integers(0, 15_000_000, n_imp)
     source = rng.random(n_imp)
     cell = s_style[sess] * C + s_cat[sess]
-    lateral = (source >= cfg.session_focus) & (source < cfg.session_focus + cfg.lateral)
+    fresh = (source >= cfg.session_focus) & (source < cfg.session_focus + cfg.fresh)
+    lateral = (source >= cfg.session_focus + cfg.fresh) & (source < cfg.session_focus + cfg.fresh + cfg.lateral)
     cell = np.where(lateral, s_style[sess] * C + rng.integers(0, C, n_imp), cell)
     by_cell = _PopularSampler(pins["style"] * C + pins["cat"], pins["created"], pins["popularity"], S * C)
     feed = _PopularSampler(np.zeros(len(pins["style"]), dtype=np.int64), pins["created"], pins["popularity"], 1)
     u = rng.random(n_imp)
     pin, ok = by_cell.sample(cell, t, u)
+    new_pin, new_ok = by_cell.sample(cell, t, u, since=t - cfg.fresh_days * DAY_US)
+    pin = np.where(fresh & new_ok, new_pin, pin)  # no fresh pin in the cell: an older one of the cell
     popular, _ = feed.sample(np.zeros(n_imp, dtype=np.int64), t, u)
-    from_feed = (source >= cfg.session_focus + cfg.lateral) | ~ok
+    from_feed = (source >= cfg.session_focus + cfg.fresh + cfg.lateral) | ~ok
     pin = np.where(from_feed, popular, pin)
     user = who[sess]
 
