@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pandera.pandas as pda
+import pyarrow as pa
 from pandera import Check
 
 from pinsandbox.catalog.load import CATALOG_INFO, Catalog, load_catalog
