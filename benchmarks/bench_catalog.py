@@ -89,7 +89,7 @@ def main() -> None:
             "time_ratio": round(f["build_tables_s"] / q["build_tables_s"], 1),
             "memory_ratio": round(f["peak_rss_gb"] / q["peak_rss_gb"], 1),
         }
-    print(json.dumps(report, indent=1))
+    print(json.dumps(report))  # one line: `pinsandbox bench` reads the last line of stdout
 
 
 if __name__ == "__main__":
