@@ -505,8 +505,7 @@ def generate_pinworld(sandbox=None, n_pins: int = 3000, n_pinners: int = 800, se
     `options` are any other `PinworldConfig` fields (days, image_size, render_images=False for scale runs, …).
     Returns the loaded `Catalog`.
     """
-    from pinsandbox.catalog.load import CATALOG_INFO, load_catalog
-    from pinsandbox.catalog.render import render_pin_images
+    from pinsandbox.catalog.load import load_catalog
     from pinsandbox.sandbox import resolve
 
     unknown = set(options) - set(PinworldConfig.__dataclass_fields__)
@@ -514,18 +513,25 @@ def generate_pinworld(sandbox=None, n_pins: int = 3000, n_pinners: int = 800, se
         raise InvalidInput(f"unknown Pinworld option(s) {', '.join(sorted(unknown))}: use fields of PinworldConfig")
     sb = resolve(sandbox)
     cfg = PinworldConfig(n_pins=n_pins, n_pinners=n_pinners, seed=seed, **options).validate()
-    tables = build_pinworld(cfg)
-    params = asdict(cfg)
+    publish_pinworld(sb, build_pinworld(cfg), progress=progress)
+    return load_catalog(sb)
+
+
+def publish_pinworld(sb, tables: PinworldTables, *, progress: bool = True) -> None:
+    """Write built tables (and render the images, streaming) as the `catalog/pinworld` + `pinworld-truth` artifacts."""
+    from pinsandbox.catalog.load import CATALOG_INFO, TRUTH_NAME
+    from pinsandbox.catalog.render import render_pin_images
+
+    params = tables.info["config"]
     with sb.artifacts.write("catalog", "pinworld", params=params, link_at="catalog") as w:
         write_table(tables.pins, w.path / "pins.parquet")
         write_table(tables.events, w.path / "events.parquet")
         write_table(tables.boards, w.path / "boards.parquet")
         (w.path / CATALOG_INFO).write_text(json.dumps(tables.info, indent=1, sort_keys=True))
         (w.path / "images").mkdir()
-        if cfg.render_images:
-            render_pin_images(w.path / "images", tables.render, cfg.image_size, progress=progress)
+        if params["render_images"]:
+            render_pin_images(w.path / "images", tables.render, params["image_size"], progress=progress)
     catalog_id = sb.artifacts.current_id("catalog", "pinworld")
-    with sb.artifacts.write("catalog", "pinworld-truth", params=params, inputs=[catalog_id]) as w:
+    with sb.artifacts.write("catalog", TRUTH_NAME, params=params, inputs=[catalog_id]) as w:
         for name in ("pin_styles", "pinner_interests", "gold_homefeed", "gold_item_pairs", "gold_navigator"):
             write_table(getattr(tables, name), w.path / f"{name}.parquet")
-    return load_catalog(sb)
