@@ -236,3 +236,28 @@ def _minilm(texts):
             hidden, mask = model(**batch).last_hidden_state, batch["attention_mask"][..., None]
             out.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
     return normalize(np.concatenate(out))
+
+
+def test_views_summarise_what_the_notebook_shows(world):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pinsandbox.catalog import views
+
+    _, cat, gt = world
+    summary = views.catalog_summary(cat)
+    assert summary["events"] == len(cat.events) == summary["train_events"] + summary["test_events"]
+    assert sum(summary["actions"].values()) == len(cat.events)
+    assert 0.1 < summary["top10pct_pinners_event_share"] < 1 and 0.1 < summary["top10pct_pins_engagement_share"] < 1
+    shares = views.title_style_share(cat, gt)
+    assert 0.2 < shares["titles_naming_true_style"] < 0.4 and 0.03 < shares["titles_naming_a_wrong_style"] < 0.15
+    mix = views.style_category_mix(cat, gt)
+    assert mix.to_numpy().sum() == len(cat.pins) and mix.shape == (8, 10)
+    pinner = views.pick_drifting_pinner(cat, gt)
+    assert (gt.pinner_interests["pinner_id"] == pinner).sum() >= 2
+    history = views.pinner_history(cat, pinner, gt)
+    assert len(history) and (history["action"] != "impression").all() and history["style"].notna().all()
+    assert views.plot_pinner_history(cat, pinner, gt).get_title().startswith(f"pinner {pinner}")
+    gallery = views.pin_gallery(cat, n=6, category="lamp")
+    assert len(gallery.children) == 6
+    assert views.gallery_html(cat, n=3).count("<img") == 3
