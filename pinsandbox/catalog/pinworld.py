@@ -456,18 +456,27 @@ def _pinner_interests(pinners, start_us, end_us):
 
 
 # ---------------------------------------------------------------------------------------------------------
-def build_pinworld(cfg: PinworldConfig) -> PinworldTables:
-    """Generate every Pinworld table in memory (images are rendered later, streaming, by `generate_pinworld`)."""
+def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTables:
+    """Generate every Pinworld table in memory (images are rendered later, streaming, by `publish_pinworld`)."""
+    from tqdm.auto import tqdm
+
     cfg.validate()
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # one stream, drawn from in a fixed order: same seed, same bytes
     start = pd.Timestamp(cfg.start, tz="UTC")
     start_us = start.value // 1000
     end_us = start_us + cfg.days * DAY_US
     cutoff_us = start_us + int(cfg.cutoff_fraction * cfg.days) * DAY_US
+    bar = tqdm(total=5, desc="generating Pinworld", disable=not progress)
+
+    def step(what):
+        bar.set_postfix_str(what)
+        bar.update(1)
 
     pins, pins_table, render = _make_pins(cfg, rng, start_us, end_us)
+    step("pins")
     pinners = _make_pinners(cfg, rng, pins, start_us, end_us)
     ev = _make_events(cfg, rng, pins, pinners, start_us, end_us)
+    step("events")
     boards, board_col = _make_boards(cfg, rng, ev, pinners)
     events = pa.table({
         "pinner_id": pa.array(pinners["ids"], pa.string()).take(pa.array(ev["user"])),
@@ -476,17 +485,21 @@ def build_pinworld(cfg: PinworldConfig) -> PinworldTables:
         "ts": _ts(ev["ts"]),
         "board_id": pa.array(board_col, pa.string()),
     })
+    step("boards")
     pin_styles = pa.table({"pin_id": pa.array(pins["ids"], pa.string()),
                            "style": pa.array(np.array(vocab.STYLES)[pins["style"]], pa.string()),
                            "category": pa.array(np.array(vocab.CATEGORIES)[pins["cat"]], pa.string())})
+    pinner_interests = _pinner_interests(pinners, start_us, end_us)
+    gold_homefeed = _gold_homefeed(ev, pins, pinners, cutoff_us)
+    gold_item_pairs = _gold_item_pairs(ev, pins, cutoff_us)
+    step("ground truth")
+    gold_navigator = _gold_navigator(cfg, rng, pins)
+    step("navigator requests")
+    bar.close()
     iso = lambda us: pd.Timestamp(us * 1000, tz="UTC").isoformat()  # noqa: E731
     return PinworldTables(
-        pins=pins_table, events=events, boards=boards, pin_styles=pin_styles,
-        pinner_interests=_pinner_interests(pinners, start_us, end_us),
-        gold_homefeed=_gold_homefeed(ev, pins, pinners, cutoff_us),
-        gold_item_pairs=_gold_item_pairs(ev, pins, cutoff_us),
-        gold_navigator=_gold_navigator(cfg, rng, pins),
-        render=render,
+        pins=pins_table, events=events, boards=boards, pin_styles=pin_styles, pinner_interests=pinner_interests,
+        gold_homefeed=gold_homefeed, gold_item_pairs=gold_item_pairs, gold_navigator=gold_navigator, render=render,
         info={"source": "pinworld", "start": iso(start_us), "end": iso(end_us), "cutoff": iso(cutoff_us),
               "sessions": int(ev["n_sessions"]), "config": asdict(cfg)},
     )
@@ -513,7 +526,7 @@ def generate_pinworld(sandbox=None, n_pins: int = 3000, n_pinners: int = 800, se
         raise InvalidInput(f"unknown Pinworld option(s) {', '.join(sorted(unknown))}: use fields of PinworldConfig")
     sb = resolve(sandbox)
     cfg = PinworldConfig(n_pins=n_pins, n_pinners=n_pinners, seed=seed, **options).validate()
-    publish_pinworld(sb, build_pinworld(cfg), progress=progress)
+    publish_pinworld(sb, build_pinworld(cfg, progress=progress), progress=progress)
     return load_catalog(sb)
 
 
