@@ -35,7 +35,9 @@ def world(tmp_path_factory):
         catalog = generate_pinworld(sb, 600, 160, seed=3, progress=False)
         yield sb, catalog, load_ground_truth(sb)
     finally:
-        if old is not None:
+        if old is None:
+            os.environ.pop("PINSANDBOX_ROOT", None)
+        else:
             os.environ["PINSANDBOX_ROOT"] = old
 
 
