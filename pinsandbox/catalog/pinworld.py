@@ -327,7 +327,7 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
                 s_cell=(s_style * C + s_cat), n_sessions=len(who))
 
 
-def _make_boards(cfg, rng, ev: dict, pinners: dict):
+def _make_boards(rng: np.random.Generator, ev: dict, pinners: dict):
     """A board per (pinner, interest they were browsing when they saved), named like people name boards."""
     C = len(vocab.CATEGORIES)
     saves = ev["action"] == SAVE
@@ -477,7 +477,7 @@ def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTable
     pinners = _make_pinners(cfg, rng, pins, start_us, end_us)
     ev = _make_events(cfg, rng, pins, pinners, start_us, end_us)
     step("events")
-    boards, board_col = _make_boards(cfg, rng, ev, pinners)
+    boards, board_col = _make_boards(rng, ev, pinners)
     events = pa.table({
         "pinner_id": pa.array(pinners["ids"], pa.string()).take(pa.array(ev["user"])),
         "pin_id": pa.array(pins["ids"], pa.string()).take(pa.array(ev["pin"])),
