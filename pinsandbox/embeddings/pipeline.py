@@ -58,9 +58,9 @@ class Prepared:
 
 
 def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> Prepared:
-    from pinsandbox.embeddings.pairs import training_pairs
-
     import torch
+
+    from pinsandbox.embeddings.pairs import training_pairs
 
     config = config or EmbeddingsConfig()
     torch.set_num_threads(config.train.threads)  # MiniLM too: one thread is fastest on a shared 2-core box
