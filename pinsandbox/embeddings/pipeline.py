@@ -58,6 +58,7 @@ class Prepared:
 
 
 def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> Prepared:
+    """Read and check the catalog; build training pairs (before the cutoff) and every pin's features."""
     import torch
 
     from pinsandbox.embeddings.pairs import training_pairs
