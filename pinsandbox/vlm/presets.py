@@ -19,6 +19,7 @@ The known traps, checked in `check_config`:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from pathlib import Path
 
@@ -77,8 +78,8 @@ def build_config(preset: str):
 
     if preset not in PRESETS:
         raise InvalidInput(f"unknown Qwen3-VL preset {preset!r}: use one of {', '.join(PRESETS)} or a checkpoint directory")
-    p = PRESETS[preset]
-    config = Qwen3VLConfig(text_config=dict(p["text"]), vision_config=dict(p["vision"]),
+    p = copy.deepcopy(PRESETS[preset])  # configs are mutable; never hand out the table's own dicts
+    config = Qwen3VLConfig(text_config=p["text"], vision_config=p["vision"],
                            tie_word_embeddings=p["tie"], **p["special"])
     config._attn_implementation = "sdpa"
     check_config(config)
@@ -167,3 +168,36 @@ def param_breakdown(model) -> dict:
     out["projector"] = count_params(proj) if proj is not None else 0
     out["total"] = sum(out.values())
     return out
+
+
+def warm_start_text_embeddings(model) -> None:
+    """Initialise the CPU presets' token embeddings from all-MiniLM-L6-v2's word-piece embeddings.
+
+    No pretrained Qwen3-VL weights exist on this machine, so a preset's language model starts from random
+    init; its 30522 text-token embeddings are the one part we can give real pretrained meaning, because the
+    presets share MiniLM's vocabulary. The 384-d MiniLM table is reduced to the model width with PCA and
+    scaled to Qwen's initializer std. Applied to the original and swapped models alike (call it before
+    swapping), so it favours neither route. A real checkpoint (load_model(dir)) never needs this.
+    """
+    import numpy as np
+    import torch
+    from safetensors.numpy import load_file
+
+    from pinsandbox.vlm.prompts import minilm_dir
+
+    emb = model.model.language_model.embed_tokens.weight
+    if emb.shape[0] < MINILM_VOCAB:
+        raise InvalidInput("warm_start_text_embeddings is for the CPU presets (MiniLM vocabulary) only")
+    table = load_file(str(minilm_dir() / "model.safetensors"))
+    key = next(k for k in table if k.endswith("word_embeddings.weight"))
+    words = table[key].astype(np.float64)
+    words -= words.mean(0)
+    width = emb.shape[1]
+    _, _, vt = np.linalg.svd(words[:: 4], full_matrices=False)  # principal axes from a quarter of the rows
+    comps = vt[: min(width, vt.shape[0])].T
+    reduced = words @ comps
+    if reduced.shape[1] < width:  # model wider than 384: pad with zeros
+        reduced = np.pad(reduced, ((0, 0), (0, width - reduced.shape[1])))
+    reduced *= model.config.text_config.initializer_range / reduced.std()
+    with torch.no_grad():
+        emb[:MINILM_VOCAB] = torch.from_numpy(reduced).to(emb.dtype)

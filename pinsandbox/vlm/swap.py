@@ -41,6 +41,7 @@ from transformers.models.auto.modeling_auto import AutoModel
 from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLModel, Qwen3VLPreTrainedModel
 
 from pinsandbox.errors import InvalidInput
+from pinsandbox.vlm.scoring import NavigatorHead, init_head
 
 
 @strict
@@ -148,7 +149,7 @@ class PinQwen3VLModel(Qwen3VLModel):
 
 
 class PinQwen3VLForConditionalGeneration(Qwen3VLForConditionalGeneration):
-    """Qwen3-VL language model + pin projector (+ a one-logit `score_head` for ranking candidate pins)."""
+    """Qwen3-VL language model + pin projector (+ `score_head`, the Navigator ranking head)."""
 
     config_class = PinQwen3VLConfig
 
@@ -156,7 +157,7 @@ class PinQwen3VLForConditionalGeneration(Qwen3VLForConditionalGeneration):
         Qwen3VLPreTrainedModel.__init__(self, config)
         self.model = PinQwen3VLModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
-        self.score_head = nn.Linear(config.text_config.hidden_size, 1)
+        self.score_head = NavigatorHead(config.text_config.hidden_size)
         self.post_init()
 
     def forward(self, input_ids=None, pin_vectors=None, attention_mask=None, position_ids=None, past_key_values=None,
@@ -213,13 +214,12 @@ def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int
     gen = torch.Generator().manual_seed(seed)
     hidden = config.text_config.hidden_size
     projector = PinProjector(config.pin_dim, hidden, config.tokens_per_pin)
-    score_head = nn.Linear(hidden, 1)
-    for module in (projector.linear_fc1, projector.linear_fc2, score_head):
+    for module in (projector.linear_fc1, projector.linear_fc2):
         # Qwen's initializer (normal, std = initializer_range), seeded so a swap is reproducible
         module.weight.data = torch.randn(module.weight.shape, generator=gen) * config.text_config.initializer_range
         module.bias.data.zero_()
     swapped.model.pin_projector = projector.to(device, dtype)
-    swapped.score_head = score_head.to(device, dtype)
+    swapped.score_head = init_head(NavigatorHead(hidden), seed, 1 / 16).to(device, dtype)
     del model.model.visual  # the ViT's parameters are released here, not frozen
     leftover = [n for n, p in swapped.named_parameters() if p.is_meta] if device.type != "meta" else []
     assert not leftover, f"swap left parameters unset: {leftover}"
