@@ -49,7 +49,7 @@ def run_swapped_arm(name: str, task: NavigatorTask, vectors, preset: str, cfg: F
                     progress: bool = True) -> Arm:
     """`vectors`: a PinVectors (pin_ids, vectors). Swap a fresh Qwen3-VL for them and fine-tune."""
     swapped = swap_vision_layer(fresh_original(preset, cfg.seed, warm_start), int(vectors.dim), tokens_per_pin,
-                                seed=cfg.seed)
+                                seed=cfg.seed, fit_on=vectors.vectors)
     if save_base_to is not None:
         swapped.save_pretrained(save_base_to)  # the untrained swapped model the adapter applies to
     route = SwappedRoute(PinLookup(vectors.pin_ids, vectors.vectors), load_tokenizer())

@@ -60,18 +60,34 @@ def pin_grid(tokens_per_pin: int) -> tuple[int, int]:
 
 
 class PinProjector(nn.Module):
-    """pin vector (d) -> tokens_per_pin × hidden soft tokens. Shaped like Qwen3-VL's patch merger (LN, MLP)."""
+    """pin vector (d) -> tokens_per_pin × hidden soft tokens. Shaped like Qwen3-VL's patch merger (LN, MLP).
+
+    Trained embeddings are often anisotropic (every pin close to one common direction: the Pinworld
+    proprietary vectors have a mean cosine of ~0.8), which leaves the differences between pins too small for
+    a freshly initialised MLP to pick up. `fit_normalization(table)` stores the table's per-dimension mean and
+    std as buffers (saved with the model) and the projector standardises its input with them.
+    """
 
     def __init__(self, pin_dim: int, hidden_size: int, tokens_per_pin: int):
         super().__init__()
         self.pin_dim, self.hidden_size, self.tokens_per_pin = pin_dim, hidden_size, tokens_per_pin
+        self.register_buffer("pin_mean", torch.zeros(pin_dim))
+        self.register_buffer("pin_std", torch.ones(pin_dim))
         self.norm = nn.LayerNorm(pin_dim, eps=1e-6)
         self.linear_fc1 = nn.Linear(pin_dim, hidden_size)
         self.act_fn = nn.GELU()
         self.linear_fc2 = nn.Linear(hidden_size, tokens_per_pin * hidden_size)
 
+    @torch.no_grad()
+    def fit_normalization(self, table) -> "PinProjector":
+        t = check_pin_vectors(table, self.pin_dim).to(self.pin_mean.device, torch.float64)
+        self.pin_mean.copy_(t.mean(0).to(self.pin_mean.dtype))
+        self.pin_std.copy_(t.std(0).clamp(min=1e-6).to(self.pin_std.dtype))
+        return self
+
     def forward(self, pin_vectors: torch.Tensor) -> torch.Tensor:
-        x = self.linear_fc2(self.act_fn(self.linear_fc1(self.norm(pin_vectors))))
+        x = (pin_vectors - self.pin_mean) / self.pin_std
+        x = self.linear_fc2(self.act_fn(self.linear_fc1(self.norm(x))))
         return x.view(-1, self.tokens_per_pin, self.hidden_size)
 
 
@@ -182,10 +198,11 @@ class PinQwen3VLForConditionalGeneration(Qwen3VLForConditionalGeneration):
         return None  # positions come from forward (3-D M-RoPE at prefill, rope_deltas afterwards)
 
 
-def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int = 0):
+def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int = 0, fit_on=None):
     """Remove `model.visual` and return a `PinQwen3VLForConditionalGeneration` sharing its language model.
 
-    The projector and score head are freshly initialised from `seed` (they are what fine-tuning trains).
+    The projector and score head are freshly initialised from `seed` (they are what fine-tuning trains);
+    `fit_on` (the N×pin_dim vector table the model will serve) sets the projector's input standardisation.
     `model` is consumed: its vision tower is deleted, its language model moves to the returned model.
     """
     if not isinstance(model, Qwen3VLForConditionalGeneration) or isinstance(model, PinQwen3VLForConditionalGeneration):
@@ -218,6 +235,8 @@ def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int
         # Qwen's initializer (normal, std = initializer_range), seeded so a swap is reproducible
         module.weight.data = torch.randn(module.weight.shape, generator=gen) * config.text_config.initializer_range
         module.bias.data.zero_()
+    if fit_on is not None:
+        projector.fit_normalization(fit_on)
     swapped.model.pin_projector = projector.to(device, dtype)
     swapped.score_head = init_head(NavigatorHead(hidden), seed, 1 / 16).to(device, dtype)
     del model.model.visual  # the ViT's parameters are released here, not frozen
