@@ -108,13 +108,13 @@ def test_training_moves_the_loss_down(world):
 
 
 @pytest.mark.parametrize("notebook", ["02_vision_layer_swap", "03_finetune_lora"])
-def test_notebook_runs_at_smoke_size(world, tmp_path, notebook):
+def test_notebook_runs_at_smoke_size(world, tmp_path, monkeypatch, notebook):
     import papermill as pm
     import yaml
 
     params = yaml.safe_load((ROOT / "notebooks" / "smoke" / f"{notebook}.yaml").read_text())
     env_path = os.environ.get("PYTHONPATH", "")
-    os.environ["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env_path}" if env_path else str(ROOT)
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{env_path}" if env_path else str(ROOT))  # the kernel imports this tree
     out = tmp_path / f"{notebook}.out.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / f"{notebook}.ipynb"), str(out), parameters=params,
                         kernel_name="python3", progress_bar=False, cwd=str(tmp_path))

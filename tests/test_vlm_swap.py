@@ -19,7 +19,8 @@ def tok():
 
 
 def _swapped(pin_dim=16, tokens=4, seed=0):
-    return swap_vision_layer(build_model("tiny", seed=seed), pin_dim, tokens, seed=seed)
+    table = np.random.default_rng(seed).standard_normal((50, pin_dim)).astype(np.float32) + 3.0
+    return swap_vision_layer(build_model("tiny", seed=seed), pin_dim, tokens, seed=seed, fit_on=table)
 
 
 def _request(tok, model, n_pins=3):
@@ -78,6 +79,7 @@ def test_save_and_load_give_identical_outputs(tmp_path, tok):
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["model_type"] == "pin_qwen3_vl" and config["pin_dim"] == 16
     loaded = load_model(tmp_path / "m")
+    assert torch.equal(loaded.model.pin_projector.pin_mean, model.model.pin_projector.pin_mean)  # fitted buffers saved
     assert isinstance(loaded, PinQwen3VLForConditionalGeneration) and not has_vision_parameters(loaded)
     with torch.inference_mode():
         after = loaded(input_ids=batch.input_ids, attention_mask=batch.attention_mask, pin_vectors=vectors).logits
