@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
         },
         "wall_s": time.perf_counter() - t0,
     }
-    print(json.dumps(result, indent=1, default=float))
+    print(json.dumps(result, default=float))  # one line: `pinsandbox bench` reads the last line
     return result
 
 
