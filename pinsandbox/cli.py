@@ -16,7 +16,9 @@ from pinsandbox.errors import PinsandboxError
 # Modules that add their commands to the parser, in the order they appear in --help.
 COMMAND_MODULES = [
     "pinsandbox.sandbox.cli",
+    "pinsandbox.catalog.cli",
     "pinsandbox.runs.cli",
+    "pinsandbox.bench",
 ]
 
 
@@ -24,8 +26,15 @@ def print_json(obj) -> None:
     print(json.dumps(obj, indent=1, default=str))
 
 
+class Parser(argparse.ArgumentParser):
+    """Malformed arguments: one line and exit 2, like every other user error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pinsandbox",
         description="Rebuild and measure Pinterest's visual-recommendation blueprint on your own catalog.",
     )

@@ -88,7 +88,7 @@ class ArtifactStore:
         try:
             yield writer
             self.sandbox.check_quota()
-            version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+            version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(2)  # sorts by time
             files = {}
             for p in sorted(staging.rglob("*")):
                 if p.is_symlink():
@@ -99,7 +99,7 @@ class ArtifactStore:
                 "id": f"{stage}/{name}@{version}",
                 "stage": stage,
                 "name": name,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "run_id": os.environ.get("PINSANDBOX_RUN_ID"),
                 "params": params or {},
                 "inputs": list(inputs),
@@ -112,6 +112,7 @@ class ArtifactStore:
             _swap_link(stage_dir / name, final.name)
             if link_at:
                 _swap_link(self.sandbox.path(".") / link_at, os.path.relpath(final, self.sandbox.root))
+            _note_in_run("outputs.json", manifest["id"])
             self._prune(stage, name)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -126,7 +127,7 @@ class ArtifactStore:
             )
         path = self.sandbox.path(link.relative_to(self.sandbox.root))  # refuses a link pointing out
         artifact = load(path, verify=verify)
-        _note_input(artifact.id)
+        _note_in_run("inputs.json", artifact.id)
         return artifact
 
     def exists(self, stage: str, name: str) -> bool:
@@ -192,12 +193,12 @@ def _sandbox_links_into(sandbox_root: Path, stage_dir: Path) -> set[str]:
     return names
 
 
-def _note_input(artifact_id: str) -> None:
-    """Inside a run, remember which artifact versions it read (run-all skips a stage whose inputs are unchanged)."""
+def _note_in_run(filename: str, artifact_id: str) -> None:
+    """Inside a run, remember which artifact versions it read and wrote (run-all skips unchanged stages)."""
     run_dir = os.environ.get("PINSANDBOX_RUN_DIR")
     if not run_dir:
         return
-    path = Path(run_dir) / "inputs.json"
+    path = Path(run_dir) / filename
     seen = json.loads(path.read_text()) if path.exists() else []
     if artifact_id not in seen:
         seen.append(artifact_id)

@@ -160,7 +160,7 @@ def create(owner: str, *, isolation: str = "auto", limits: Limits | None = None,
         (staging / sub).mkdir()
     config = {
         "owner": owner,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "isolation": isolation,
         "api_token": secrets.token_urlsafe(24),
         "limits": asdict(limits or Limits()),
@@ -214,7 +214,7 @@ def current_sandbox() -> Sandbox:
     return Sandbox(root.resolve())
 
 
-def resolve(sandbox: "Sandbox | str | None") -> Sandbox:
+def resolve(sandbox: Sandbox | str | None) -> Sandbox:
     """Accept a Sandbox, an owner name, or None (the current sandbox) — the API's one way in."""
     if isinstance(sandbox, Sandbox):
         return sandbox

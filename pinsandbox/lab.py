@@ -1,0 +1,99 @@
+"""`pinsandbox lab`: JupyterLab rooted in a sandbox, its kernels under the sandbox's isolation.
+
+The Jupyter server runs as you; what it starts for the notebook — the kernel — runs through the same
+isolation as `pinsandbox run` (bubblewrap or process limits), talking to the server over Unix sockets in
+the sandbox (`KernelManager.transport = "ipc"`), since a bwrap'd kernel has no network. Terminals and
+kernels other than the sandbox's are switched off: Jupyter's root_dir alone isolates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from pinsandbox import settings
+from pinsandbox.sandbox import isolation
+from pinsandbox.sandbox.sandbox import resolve
+
+KERNEL_NAME = "pinsandbox"
+
+
+def copy_tutorials(sandbox) -> list[str]:
+    """Copy the tutorial notebooks into `<sandbox>/notebooks/` — only those not there yet (never overwrite edits)."""
+    dest = sandbox.path("notebooks")
+    dest.mkdir(exist_ok=True)
+    copied = []
+    for src in sorted(settings.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")) + [settings.NOTEBOOKS_DIR / "README.md"]:
+        target = dest / src.name
+        if src.exists() and not target.exists():
+            shutil.copyfile(src, target)
+            copied.append(src.name)
+    return copied
+
+
+def runtime_dir(sandbox) -> Path:
+    """Where the server and its kernels meet (connection files, Unix sockets). Short on purpose: a socket
+    path must stay under ~107 bytes, which a deep sandboxes root would break. Private to this user."""
+    digest = hashlib.sha256(str(sandbox.root).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"pinsandbox-{digest}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def prepare(sandbox, isolation_mode: str | None = None, port: int = 8888, token: str | None = None):
+    """Write the sandbox's Jupyter config and kernel spec; return (argv, env, url) to start the server."""
+    sb = resolve(sandbox)
+    mode = isolation.choose(sb, isolation_mode)
+    jupyter = sb.path(".jupyter")
+    runtime = runtime_dir(sb)
+    for d in (jupyter / "data" / "kernels" / KERNEL_NAME, jupyter / "config", runtime):
+        d.mkdir(parents=True, exist_ok=True)
+    scrubbed = [f"{k}={v}" for k, v in isolation.environment(sb).items()]
+    kernel_argv = isolation.command(sb, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], mode,
+                                    chdir=False, shared_dirs=(runtime,))  # fmt: skip
+    spec = {
+        "argv": ["/usr/bin/env", "-i", *scrubbed, *kernel_argv],
+        "display_name": f"pinsandbox ({sb.owner}, {mode})",
+        "language": "python",
+        "interrupt_mode": "message",  # a signal would stop at bubblewrap; a message reaches the kernel
+        "metadata": {"pinsandbox": {"sandbox": sb.owner, "isolation": mode}},
+    }
+    (jupyter / "data" / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec, indent=1))
+    config = {
+        "ServerApp": {"root_dir": str(sb.root), "terminals_enabled": False, "ip": "127.0.0.1", "port": port,
+                      "port_retries": 0, "open_browser": False, "allow_root": os.geteuid() == 0},
+        "IdentityProvider": {"token": token or secrets.token_urlsafe(24)},
+        "KernelManager": {"transport": "ipc"},
+        "KernelSpecManager": {"ensure_native_kernel": False, "allowed_kernelspecs": [KERNEL_NAME]},
+        "MappingKernelManager": {"default_kernel_name": KERNEL_NAME},
+        "LabApp": {"default_url": "/lab/tree/notebooks"},
+    }  # fmt: skip
+    (jupyter / "config" / "jupyter_server_config.json").write_text(json.dumps(config, indent=1))
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+        "JUPYTER_DATA_DIR": str(jupyter / "data"),
+        "JUPYTER_PATH": str(jupyter / "data"),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "PINSANDBOX_SANDBOX": str(sb.root),
+    }
+    url = f"http://127.0.0.1:{port}/lab/tree/notebooks?token={config['IdentityProvider']['token']}"
+    return [sys.executable, "-m", "jupyterlab"], env, url
+
+
+def start_lab(sandbox, port: int = 8888, isolation_mode: str | None = None):
+    """Copy the tutorials in, print the URL and turn this process into JupyterLab (until Ctrl-C)."""
+    sb = resolve(sandbox)
+    copied = copy_tutorials(sb)
+    argv, env, url = prepare(sb, isolation_mode, port)
+    if copied:
+        print(f"copied {len(copied)} tutorial notebooks into {sb.path('notebooks')}")
+    print(f"JupyterLab for sandbox {sb.owner!r}: {url}", flush=True)
+    os.chdir(sb.root)
+    os.execve(argv[0], argv, env)  # become the server: signals (Ctrl-C, SIGTERM) reach it directly

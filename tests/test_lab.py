@@ -1,0 +1,116 @@
+"""`pinsandbox lab`: a real JupyterLab server whose kernels run under the sandbox's isolation."""
+
+import asyncio
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+from tornado.websocket import websocket_connect
+
+import pinsandbox
+from pinsandbox import settings
+from pinsandbox.sandbox import isolation
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    def __init__(self, url: str):
+        self.base, self.token = re.match(r"(http://[^/]+)/.*token=(\S+)", url).groups()
+
+    def api(self, method, path, body=None):
+        req = urllib.request.Request(f"{self.base}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"token {self.token}"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def execute(self, kernel_id: str, code: str) -> str:
+        async def go():
+            ws = await websocket_connect(f"{self.base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={self.token}")
+            msg_id = uuid.uuid4().hex
+            header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex, "version": "5.3"}
+            await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
+                                               "content": {"code": code, "silent": False}}))  # fmt: skip
+            out = []
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+                elif msg["msg_type"] == "error":
+                    out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}\n")
+                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    ws.close()
+                    return "".join(out)
+
+        return asyncio.run(go())
+
+
+@pytest.fixture
+def lab(sandboxes_root):
+    if not isolation.bwrap_works():
+        pytest.skip("bubblewrap unavailable: the lab's kernel isolation is tested under bwrap")
+    pinsandbox.create("bob").path("secret.txt").write_text("bob's secret")
+    proc = subprocess.Popen([sys.executable, "-m", "pinsandbox", "lab", "--sandbox", "alice", "--create",
+                             "--port", str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        url = next(line for line in proc.stdout if "token=" in line).split(": ", 1)[1].strip()
+        server = Lab(url)
+        deadline = time.time() + 60
+        while True:
+            try:
+                server.api("GET", "/api/status")
+                break
+            except OSError:
+                assert time.time() < deadline, "JupyterLab did not come up"
+                time.sleep(0.5)
+        yield server, pinsandbox.open_sandbox("alice")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_lab_kernel_is_confined_to_the_sandbox(lab):
+    server, alice = lab
+    assert (alice.root / "notebooks" / "README.md").exists()  # tutorials copied in
+    specs = server.api("GET", "/api/kernelspecs")
+    assert list(specs["kernelspecs"]) == ["pinsandbox"]  # no unconfined native kernel on offer
+    kernel = server.api("POST", "/api/kernels", {"name": "pinsandbox"})
+    out = server.execute(kernel["id"], "import os, pinsandbox; print(pinsandbox.current_sandbox().owner, os.getcwd())")
+    assert out.split()[0] == "alice"
+    bob_secret = alice.root.parent / "bob" / "secret.txt"
+    assert server.execute(kernel["id"], f"print(open({str(bob_secret)!r}).read())").startswith("FileNotFoundError")
+    repo_file = settings.CODE_ROOT / "escaped-from-lab"
+    assert "Read-only file system" in server.execute(kernel["id"], f"open({str(repo_file)!r}, 'w')")
+    assert not repo_file.exists()
+    out = server.execute(kernel["id"], "import socket; socket.create_connection(('127.0.0.1', 1), timeout=3)")
+    assert out.startswith("ConnectionRefusedError")
+    server.api("DELETE", f"/api/kernels/{kernel['id']}")
+
+
+def test_tutorials_never_overwrite_edits(sandboxes_root):
+    from pinsandbox.lab import copy_tutorials
+
+    sb = pinsandbox.create("alice")
+    first = copy_tutorials(sb)
+    assert "README.md" in first
+    (sb.root / "notebooks" / "README.md").write_text("my notes")
+    assert copy_tutorials(sb) == []
+    assert (sb.root / "notebooks" / "README.md").read_text() == "my notes"
