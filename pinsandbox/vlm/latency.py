@@ -57,10 +57,11 @@ def _interleaved_medians(fn_a, fn_b, repeats: int, warmup: int, b_per_a: int = 3
     return statistics.median(times_a), times_a, statistics.median(times_b), times_b
 
 
-def measure_ttft(cfg: TTFTConfig = TTFTConfig(), progress: bool = False) -> dict:
+def measure_ttft(cfg: TTFTConfig | None = None) -> dict:
     from pinsandbox.vlm.presets import build_model
     from pinsandbox.vlm.swap import swap_vision_layer
 
+    cfg = cfg or TTFTConfig()
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     original = build_model(cfg.preset, seed=cfg.seed)
