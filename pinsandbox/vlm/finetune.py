@@ -29,7 +29,7 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 class FinetuneConfig:
     steps: int = 100
     batch_size: int = 8
-    lr: float = 1e-2
+    lr: float = 3e-3
     lora_r: int = 8
     lora_alpha: int = 16
     image_side: int = 64  # original route: candidate images are resized to this (a multiple of 32)
