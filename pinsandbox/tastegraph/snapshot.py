@@ -39,6 +39,7 @@ def save(model, sandbox=None, name: str = "taste-graph", inputs: list[str] = ())
         st = [model.states[u] for u in users]
         n = [len(s.importance) for s in st]
         pd.DataFrame({"pinner_id": np.repeat(users, n), "importance": np.concatenate([s.importance for s in st] + [[]]),
+                      "short": np.concatenate([s.short for s in st] + [[]]),
                       "medoid": np.concatenate([s.medoids for s in st] + [[]]).astype(np.int64),
                       "as_of": np.repeat([s.as_of for s in st], n)}).to_parquet(p / "interests.parquet")
         np.save(p / "centers.npy", np.concatenate([s.centers for s in st] + [np.zeros((0, model.vectors.shape[1]), np.float32)]))
@@ -86,8 +87,9 @@ def load(sandbox=None, name: str = "taste-graph"):
         a, b = bounds[i], bounds[i + 1]
         m.states[row.pinner_id] = PinnerState(
             centers[a:b].copy(), interests["importance"].to_numpy()[a:b].copy(), interests["medoid"].to_numpy()[a:b].copy(),
-            row.as_of, list(zip(np.asarray(row.recent_pins, dtype=np.int64).tolist(), np.asarray(row.recent_weights).tolist())),
-            set(np.asarray(row.seen, dtype=np.int64).tolist()))
+            row.as_of, short=interests["short"].to_numpy()[a:b].copy(),
+            recent=list(zip(np.asarray(row.recent_pins, dtype=np.int64).tolist(), np.asarray(row.recent_weights).tolist())),
+            seen=set(np.asarray(row.seen, dtype=np.int64).tolist()))
     m.artifact_id = art.id
     m.fitted = True
     return m
