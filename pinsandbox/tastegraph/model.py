@@ -36,7 +36,8 @@ class TasteGraphConfig:
     interests: InterestConfig = field(default_factory=InterestConfig)
     walks: WalkConfig = field(default_factory=WalkConfig)
     gnn: GNNConfig | None = field(default_factory=GNNConfig)  # None: no learned source (e.g. huge catalogs)
-    blend: dict = field(default_factory=lambda: {"interests": 1.0, "walks": 1.0, "gnn": 1.0})
+    # defaults chosen on a validation split of Pinworld's training period (see tune.py), never on its test window
+    blend: dict = field(default_factory=lambda: {"interests": 0.5, "walks": 1.0, "gnn": 0.5})
     candidates: int = 200  # per source
     rrf_k: float = 10.0  # reciprocal-rank fusion: score = weight / (rrf_k + rank)
     diversity: float = 0.85  # each pin already taken from an interest multiplies the next one's score by this
