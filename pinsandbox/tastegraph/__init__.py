@@ -13,8 +13,8 @@ import importlib
 _EXPORTS = {
     "TasteGraph": "model", "TasteGraphConfig": "model",
     "EASE": "baselines", "ItemKNN": "baselines", "Popularity": "baselines",
-    "compare": "evaluate", "evaluate": "evaluate", "temporal_split": "evaluate", "validation_split": "evaluate",
-    "realtime_vs_batch": "evaluate", "drift_report": "evaluate",
+    "compare": "metrics", "evaluate": "metrics", "temporal_split": "metrics", "validation_split": "metrics",
+    "realtime_vs_batch": "metrics", "drift_report": "metrics",
     "recommend": "api", "load_split": "api",
     "tune_taste_graph": "tune", "tune_ease": "tune",
 }

@@ -69,6 +69,17 @@ def _as_vectors(pin_vectors):
     return ids, vecs
 
 
+def _one_time(value) -> pd.Timestamp:
+    """One event's time as UTC (now if missing); cheaper than the column-wise `to_utc` on the online path."""
+    if value is None:
+        return pd.Timestamp.now(tz="UTC")
+    try:
+        ts = pd.Timestamp(value, unit="s") if isinstance(value, (int, float, np.number)) else pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(f"event ts {value!r} is not a time: use ISO-8601 or unix seconds") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
@@ -204,7 +215,7 @@ class TasteGraph:
         if row < 0:
             raise InvalidInput(f"pin {ev['pin_id']!r} is not in the catalog this taste graph was fitted on: "
                                "add it to the catalog and refit, or drop the event")
-        ts = to_utc([ev["ts"]]).iloc[0] if ev.get("ts") is not None else pd.Timestamp.now(tz="UTC")
+        ts = _one_time(ev.get("ts"))
         pinner = str(ev["pinner_id"])
         state = self.states.get(pinner)
         if state is None:
@@ -364,8 +375,16 @@ class TasteGraph:
             from pinsandbox.tastegraph.baselines import top_k
 
             return top_k(queries @ self.vectors.T, k)
+        import faiss
+
         self.index.hnsw.efSearch = max(64, k)
-        return self.index.search(queries, k)[1]
+        # one query batch of a few interests: OpenMP threads would only spin-wait against each other
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.index.search(queries, k)[1]
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     @staticmethod
     def _diversify(cand: np.ndarray, score: np.ndarray, group: np.ndarray, gamma: float) -> np.ndarray:
