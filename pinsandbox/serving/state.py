@@ -59,13 +59,15 @@ class ServingState:
     startup_s: float = 0.0
 
     def __post_init__(self):
-        self._lock = threading.RLock()
+        self._write = threading.Lock()  # log order = apply order, so a replay rebuilds exactly this state
+        self._taste = threading.RLock()  # the taste graph and the feed cache (never held across an fsync)
         self._cache: OrderedDict[str, list[str]] = OrderedDict()
         self._vec_row = pd.Index(self.pin_ids)
         pins = self.catalog.pins.set_index("pin_id", drop=False)
         self._pins = pins
         self._titles = pins["title"].astype(str).to_dict()
         self._price = pins["price"].astype(float).to_numpy() if "price" in pins else None
+        self._price_of = pins["price"].astype(float).to_dict() if "price" in pins else None
         self._known_pinners = set(self.catalog.events["pinner_id"].astype(str)) | set(self.taste.states)
 
     # -- loading --------------------------------------------------------------------------------------
@@ -114,8 +116,8 @@ class ServingState:
 
     def pin(self, pin_id: str, score: float | None = None) -> dict:
         out = {"pin_id": pin_id, "title": self._titles[pin_id]}
-        if self._price is not None:
-            out["price"] = float(self._pins.at[pin_id, "price"])
+        if self._price_of is not None:
+            out["price"] = self._price_of[pin_id]
         if score is not None:
             out["score"] = round(float(score), 5)
         return out
@@ -123,7 +125,7 @@ class ServingState:
     def homefeed(self, pinner_id: str, k: int = 10) -> list[dict]:
         k = self._check_k(k)
         self.check_pinner(pinner_id)
-        with self._lock:
+        with self._taste:
             feed = self._cache.get(pinner_id)
             if feed is None or len(feed) < k:
                 feed = self.taste.recommend(pinner_id, max(k, 25))
@@ -175,11 +177,12 @@ class ServingState:
         ts = pd.Timestamp(event.get("ts") or pd.Timestamp.now(tz="UTC"))
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         event = {**event, "ts": ts.isoformat()}
-        with self._lock:  # log order = apply order, so a replay rebuilds exactly this state
-            seq = self.log.append(event)
-            self.taste.update({**event, "ts": ts})
-            self._known_pinners.add(event["pinner_id"])
-            self._cache.pop(event["pinner_id"], None)
+        with self._write:
+            seq = self.log.append(event)  # committed and fsync'ed: from here on the event survives a crash
+            with self._taste:
+                self.taste.update({**event, "ts": ts})
+                self._known_pinners.add(event["pinner_id"])
+                self._cache.pop(event["pinner_id"], None)
         return seq
 
     def health(self) -> dict:
