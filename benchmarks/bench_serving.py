@@ -12,20 +12,12 @@ like people browsing; --think-ms 0 is a closed loop that measures saturation.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import numpy as np
-
-MIX = {"homefeed": 0.55, "similar": 0.25, "events": 0.15, "navigator": 0.05}
-QUERIES = ["mid-century modern armchair", "boho planter under $40", "a japandi vase for the shelf",
-           "industrial floor lamp", "art deco mirror, gold", "scandinavian pillow in soft colours"]
 
 
 def throwaway_world(root: Path) -> None:
@@ -55,75 +47,6 @@ def prepare(sandbox: str | None, root: Path) -> str:
     return name
 
 
-async def client(http, rng, pinners, pins, until, think_s, samples):
-    names, weights = list(MIX), np.array(list(MIX.values()))
-    while time.perf_counter() < until:
-        kind = names[rng.choice(len(names), p=weights / weights.sum())]
-        if kind == "homefeed":
-            call = http.get(f"/pinners/{rng.choice(pinners)}/homefeed", params={"k": 10})
-        elif kind == "similar":
-            call = http.get(f"/pins/{rng.choice(pins)}/similar", params={"k": 10})
-        elif kind == "events":
-            call = http.post("/events", json={"pinner_id": str(rng.choice(pinners)), "pin_id": str(rng.choice(pins)),
-                                              "action": str(rng.choice(["closeup", "save", "click"]))})
-        else:
-            call = http.post("/navigator", json={"text": str(rng.choice(QUERIES)), "k": 8})
-        started = time.perf_counter()
-        try:
-            r = await call
-            ok = r.status_code < 400
-        except Exception:  # a transport error is an error like any 5xx
-            ok = False
-        samples.append((kind, time.perf_counter() - started, ok))
-        if think_s:
-            await asyncio.sleep(rng.exponential(think_s))
-
-
-async def drive(url, headers, pinners, pins, clients, seconds, think_s, seed):
-    import httpx
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as http:
-        for text in QUERIES[:2]:  # warm up: the first Navigator request loads MiniLM
-            await http.post("/navigator", json={"text": text, "k": 8})
-        samples: list = []
-        started = time.perf_counter()
-        until = started + seconds
-        await asyncio.gather(*(client(http, np.random.default_rng([seed, i]), pinners, pins, until, think_s, samples)
-                               for i in range(clients)))
-        return samples, time.perf_counter() - started
-
-
-ROUTES = {"/pinners/{pinner_id}/homefeed": "homefeed", "/pins/{pin_id}/similar": "similar", "/events": "events",
-          "/navigator": "navigator"}
-
-
-def server_side_means(metrics_text: str) -> dict:
-    """Mean time inside the server per endpoint (from its Prometheus histogram), to tell it from queueing."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    sums, counts = {}, {}
-    for family in text_string_to_metric_families(metrics_text):
-        for s in family.samples:
-            route = ROUTES.get(s.labels.get("route"))
-            if route and s.name.endswith("_seconds_sum"):
-                sums[route] = s.value
-            elif route and s.name.endswith("_seconds_count"):
-                counts[route] = s.value
-    return {r: round(1000 * sums[r] / counts[r], 2) for r in sums if counts.get(r)}
-
-
-def summarise(samples, elapsed) -> dict:
-    out = {}
-    for kind in MIX:
-        lat = np.array([s for k, s, _ in samples if k == kind]) * 1000
-        errors = sum(1 for k, _, ok in samples if k == kind and not ok)
-        if len(lat):
-            out[kind] = {"requests": len(lat), "qps": round(len(lat) / elapsed, 1), "errors": errors,
-                         "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2)}
-    return out
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5 s instead of 20 s")
@@ -137,6 +60,7 @@ def main(argv=None) -> dict:
 
     from pinsandbox.catalog import load_catalog
     from pinsandbox.serving import start
+    from pinsandbox.serving.load import run_load
 
     root = Path(tempfile.mkdtemp(prefix="pinsandbox-bench-serving-"))
     try:
@@ -146,17 +70,13 @@ def main(argv=None) -> dict:
         pins = catalog.pins["pin_id"].astype(str).to_numpy()
         with start(name) as server:
             startup = server.client().get("/healthz").json()
-            samples, elapsed = asyncio.run(drive(server.url, server.headers, pinners, pins, args.clients, seconds,
-                                                 args.think_ms / 1000, args.seed))
-            server_ms = server_side_means(server.client().get("/metrics").text)
+            load = run_load(server, pinners, pins, args.clients, seconds, args.think_ms / 1000, args.seed)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    per = summarise(samples, elapsed)
-    for kind, ms in server_ms.items():
-        per.setdefault(kind, {})["server_mean_ms"] = ms
+    per = load.pop("endpoints")
+    load.pop("samples")
     result = {
-        "sandbox": name, "pins": len(pins), "clients": args.clients, "seconds": round(elapsed, 1), "think_ms": args.think_ms,
-        "qps": round(len(samples) / elapsed, 1), "errors": sum(1 for *_, ok in samples if not ok),
+        "sandbox": name, "pins": len(pins), **load,
         "homefeed_p99_ms": per.get("homefeed", {}).get("p99_ms"), "navigator_p99_ms": per.get("navigator", {}).get("p99_ms"),
         "server_startup_s": startup.get("startup_s"), "ranker": startup.get("ranker"), "endpoints": per,
     }

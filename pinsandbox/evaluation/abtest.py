@@ -44,13 +44,14 @@ def _interests_at(truth_interests: pd.DataFrame, t: pd.Timestamp) -> dict[str, t
     now = truth_interests[(truth_interests["from_ts"] <= t) & (truth_interests["to_ts"] > t) & (truth_interests["weight"] > 0)]
     out = {}
     for u, g in now.groupby("pinner_id", sort=False):
-        out[u] = (set(zip(g["style"], g["category"])), set(g["style"]))
+        out[u] = (set(zip(g["style"], g["category"], strict=False)), set(g["style"]))
     return out
 
 
-def simulate(context, variants: dict, config: ABConfig = ABConfig(), progress=None) -> pd.DataFrame:
+def simulate(context, variants: dict, config: ABConfig | None = None, progress=None) -> pd.DataFrame:
     """Per-pinner outcomes: one row per (variant, pinner) with impressions, closeups, saves, board_creations,
     merchant_clicks."""
+    config = config or ABConfig()
     truth, catalog = context.truth, context.catalog
     styles = truth.pin_styles.set_index("pin_id")
     pins = catalog.pins.set_index("pin_id")
@@ -100,8 +101,9 @@ def simulate(context, variants: dict, config: ABConfig = ABConfig(), progress=No
     return pd.DataFrame(rows)
 
 
-def compare(outcomes: pd.DataFrame, baseline: str, treatment: str, config: ABConfig = ABConfig()) -> pd.DataFrame:
+def compare(outcomes: pd.DataFrame, baseline: str, treatment: str, config: ABConfig | None = None) -> pd.DataFrame:
     """Per metric: per-pinner means of both arms, paired difference, relative lift, bootstrap CI, verdict."""
+    config = config or ABConfig()
     a = outcomes[outcomes["variant"] == baseline].set_index("pinner_id").sort_index()
     b = outcomes[outcomes["variant"] == treatment].set_index("pinner_id").sort_index()
     if a.empty or b.empty or not a.index.equals(b.index):

@@ -18,7 +18,7 @@ class CentroidFeed:
     def __init__(self, half_life_days: float = 30.0):
         self.half_life_days = half_life_days
 
-    def fit(self, events: pd.DataFrame, pin_ids, vectors: np.ndarray) -> "CentroidFeed":
+    def fit(self, events: pd.DataFrame, pin_ids, vectors: np.ndarray) -> CentroidFeed:
         self.pins = pd.Index(np.asarray(pin_ids).astype(str))
         self.vectors = np.asarray(vectors, dtype=np.float32)
         eng = events[events["action"].isin(ENGAGED)]
@@ -36,7 +36,7 @@ class CentroidFeed:
         self.popular = np.argsort(-np.bincount(rows, minlength=len(self.pins)), kind="stable")
         return self
 
-    def update(self, event: dict) -> "CentroidFeed":
+    def update(self, event: dict) -> CentroidFeed:
         weight = ENGAGED.get(event["action"])
         if weight is None:
             return self  # an impression is not a preference
@@ -64,7 +64,7 @@ class CentroidFeed:
     def recommend_many(self, pinner_ids, k: int = 10, exclude_seen: bool = True) -> dict[str, list[str]]:
         return {str(u): self.recommend(u, k, exclude_seen) for u in pinner_ids}
 
-    def fork(self) -> "CentroidFeed":
+    def fork(self) -> CentroidFeed:
         other = object.__new__(CentroidFeed)
         other.__dict__.update(self.__dict__)
         other.taste = {u: np.array(v, copy=True) for u, v in self.taste.items()}

@@ -20,9 +20,9 @@ ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")
 
 def homefeed_targets(gold_homefeed: pd.DataFrame, train_events: pd.DataFrame) -> dict[str, set[str]]:
     eng = train_events[train_events["action"].isin(ENGAGEMENTS)]
-    before = set(zip(eng["pinner_id"].astype(str), eng["pin_id"].astype(str)))
+    before = set(zip(eng["pinner_id"].astype(str), eng["pin_id"].astype(str), strict=False))
     out: dict[str, set[str]] = {}
-    for u, p in zip(gold_homefeed["pinner_id"].astype(str), gold_homefeed["pin_id"].astype(str)):
+    for u, p in zip(gold_homefeed["pinner_id"].astype(str), gold_homefeed["pin_id"].astype(str), strict=False):
         if (u, p) not in before:
             out.setdefault(u, set()).add(p)
     return out
@@ -37,7 +37,7 @@ def similar_many(pin_ids: np.ndarray, vectors: np.ndarray, queries: list[str], k
     index = pd.Index(pin_ids.astype(str))
     rows = index.get_indexer(queries)
     out = {}
-    for q, r in zip(queries, rows):
+    for q, r in zip(queries, rows, strict=False):
         if r < 0:
             continue
         s = vectors @ vectors[r]
@@ -55,7 +55,7 @@ def navigator_rankings(context, ranker, requests: pd.DataFrame, k: int, n_candid
     prices = pins["price"].astype(float).to_numpy() if "price" in pins else None
     queries = encode_texts(requests["text"].astype(str).tolist(), progress=False)
     out = {}
-    for row, q in zip(requests.itertuples(index=False), queries):
+    for row, q in zip(requests.itertuples(index=False), queries, strict=False):
         max_price = getattr(row, "max_price", None)
         max_price = None if max_price is None or pd.isna(max_price) else float(max_price)
         out[str(row.request_id)], _, _ = retrieve_and_rank(q, context.text_vectors, pins["pin_id"].to_numpy(), ranker,
@@ -78,7 +78,7 @@ def gold_table(context, variants: dict, k: int = 10, max_queries: int | None = N
     home = sample(homefeed_targets(truth.gold_homefeed, context.train))
     items = sample(item_targets(truth.gold_item_pairs))
     nav = truth.gold_navigator[truth.gold_navigator["split"] == "test"]
-    nav_targets = sample({str(r): set(a) for r, a in zip(nav["request_id"], nav["answer_pin_ids"])})
+    nav_targets = sample({str(r): set(a) for r, a in zip(nav["request_id"], nav["answer_pin_ids"], strict=False)})
     nav = nav[nav["request_id"].astype(str).isin(nav_targets)]
     if not home or not items:
         raise InvalidInput("the gold sets are empty (no engagement after the cutoff): generate a larger Pinworld")

@@ -23,11 +23,12 @@ class EvaluationResult:
     artifact_id: str | None = None
 
 
-def run_evaluation(sandbox=None, k: int = 10, ab: ABConfig = ABConfig(), max_queries: int | None = None,
+def run_evaluation(sandbox=None, k: int = 10, ab: ABConfig | None = None, max_queries: int | None = None,
                    baseline: str = "off-the-shelf", treatment: str = "blueprint", progress=None,
                    publish: bool = True) -> EvaluationResult:
     from pinsandbox.sandbox import resolve
 
+    ab = ab or ABConfig()
     sb = resolve(sandbox)
     context = load_context(sb)
     variants = build_variants(context, sb)

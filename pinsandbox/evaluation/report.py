@@ -77,10 +77,10 @@ def build_report(sandbox=None) -> str:
         wide = gold.pivot_table(index=["task", "metric"], columns="variant", values="value", sort=False).reset_index()
         if {"off-the-shelf", "blueprint"} <= set(wide.columns):
             wide["blueprint vs off-the-shelf"] = [
-                f"{(b / a - 1) * 100:+.0f}%" if a > 0 else "n/a" for a, b in zip(wide["off-the-shelf"], wide["blueprint"])]
+                f"{(b / a - 1) * 100:+.0f}%" if a > 0 else "n/a" for a, b in zip(wide["off-the-shelf"], wide["blueprint"], strict=False)]
         lines += ["## Accuracy — gold sets", "", _table(wide), ""]
         ab = res.ab.copy()
-        ab["95% CI of difference"] = [f"[{lo:+.3g}, {hi:+.3g}]" for lo, hi in zip(ab["ci_low"], ab["ci_high"])]
+        ab["95% CI of difference"] = [f"[{lo:+.3g}, {hi:+.3g}]" for lo, hi in zip(ab["ci_low"], ab["ci_high"], strict=False)]
         ab["lift"] = [f"{x * 100:+.0f}%" if pd.notna(x) else "n/a" for x in ab["lift"]]
         ab = ab.drop(columns=["ci_low", "ci_high"])
         lines += ["## Engagement — A/B simulation (per pinner, paired bootstrap)", "", _table(ab), ""]

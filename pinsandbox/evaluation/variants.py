@@ -55,7 +55,7 @@ def build_variants(context: Context, sandbox=None, names=("off-the-shelf", "prop
     from pinsandbox.serving.state import load_taste_graph
 
     sb = resolve(sandbox)
-    train, pins = context.train, context.catalog.pins["pin_id"]
+    train, _pins = context.train, context.catalog.pins["pin_id"]
     out = {}
     vecs = {}
     for kind in ("off-the-shelf", "proprietary"):

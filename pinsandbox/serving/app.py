@@ -14,7 +14,7 @@ import secrets
 import time
 from typing import Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,7 +93,7 @@ def create_app(state, token: str) -> FastAPI:
                         buckets=LATENCY_BUCKETS)
     bearer = HTTPBearer(auto_error=False)
 
-    def authorised(cred: HTTPAuthorizationCredentials | None = Depends(bearer)):
+    def authorised(cred: HTTPAuthorizationCredentials | None = Depends(bearer)):  # noqa: B008 (FastAPI's idiom)
         if cred is None or not secrets.compare_digest(cred.credentials.encode(), token.encode()):
             raise HTTPException(401, "missing or wrong API token: send `Authorization: Bearer <token>` "
                                      "(the token is api_token in the sandbox's sandbox.toml)",

@@ -72,7 +72,7 @@ class ServingState:
 
     # -- loading --------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, sandbox=None, config: ServingConfig | None = None, progress: bool = False) -> "ServingState":
+    def load(cls, sandbox=None, config: ServingConfig | None = None, progress: bool = False) -> ServingState:
         """Everything the API serves, from the sandbox's artifacts, with the event log replayed on top."""
         from pinsandbox.catalog import load_catalog
         from pinsandbox.sandbox import resolve
@@ -160,7 +160,7 @@ class ServingState:
         ids, scores, n = retrieve_and_rank(query, self.text_vectors, self.catalog.pins["pin_id"].to_numpy(), self.ranker,
                                            text, n_candidates=self.config.navigator_candidates, k=k,
                                            prices=self._price, max_price=max_price)
-        pins = [self.pin(p, s) for p, s in zip(ids, scores)]
+        pins = [self.pin(p, s) for p, s in zip(ids, scores, strict=False)]
         if not pins:
             return {"pins": [], "answer": f"Nothing in the catalog fits “{text}”" + (f" under {max_price:g}." if max_price else "."),
                     "ranker": self.ranker.name, "ranker_note": self.ranker.reason, "candidates": 0}
