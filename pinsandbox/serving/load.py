@@ -88,9 +88,21 @@ def summarise(samples, elapsed: float) -> dict:
 
 
 
+def _run(coro):
+    """asyncio.run, also from inside a running loop (a Jupyter kernel has one): then in a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def run_load(server, pinners, pins, clients: int = 50, seconds: float = 20.0, think_s: float = 0.1, seed: int = 0) -> dict:
     """Drive `server` (a ServerProcess) and return per-endpoint figures, the raw samples and the totals."""
-    samples, elapsed = asyncio.run(drive(server.url, server.headers, np.asarray(pinners), np.asarray(pins), clients,
+    samples, elapsed = _run(drive(server.url, server.headers, np.asarray(pinners), np.asarray(pins), clients,
                                          seconds, think_s, seed))
     per = summarise(samples, elapsed)
     for kind, ms in server_side_means(server.client().get("/metrics").text).items():
