@@ -196,3 +196,19 @@ def test_cli_data_commands(sandbox, good, tmp_path, capsys, monkeypatch):
     assert pinsandbox.cli.main(["data", "show", "--sandbox", "bob"]) == 0
     assert '"source": "imported"' in capsys.readouterr().out
     assert os.environ["PINSANDBOX_SANDBOX"]  # the fixture's current sandbox is untouched
+
+
+def test_the_readme_example_imports(sandbox, tmp_path):
+    """The small example in pinsandbox/catalog/README.md, verbatim (images made for p1 and p2)."""
+    (tmp_path / "pins.csv").write_text("pin_id,title,description,image,price\np1,Walnut lounge chair,Tapered legs,p1.png,349\n"
+                                       "p2,Striped linen pillow,,p2.png,35\np3,Rattan pendant lamp,text-only pin,,89\n")
+    (tmp_path / "events.csv").write_text("pinner_id,pin_id,action,ts,board_id\nu1,p1,impression,2025-01-06T10:00:00Z,\n"
+                                         "u1,p1,save,2025-01-06T10:00:12Z,b1\nu2,p3,click,1736158000,\n")
+    (tmp_path / "boards.csv").write_text("board_id,pinner_id,name\nb1,u1,living room\n")
+    (tmp_path / "images").mkdir()
+    for name in ("p1.png", "p2.png"):
+        Image.new("RGB", (64, 64)).save(tmp_path / "images" / name)
+    cat = import_catalog(sandbox, tmp_path / "pins.csv", tmp_path / "events.csv", tmp_path / "boards.csv",
+                         tmp_path / "images", progress=False)
+    assert len(cat.pins) == 3 and len(cat.events) == 3 and cat.pins["price"].tolist() == [349, 35, 89]
+    assert cat.events["board_id"].isna().tolist() == [True, False, True] and cat.events["board_id"].iloc[1] == "b1"

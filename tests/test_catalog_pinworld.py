@@ -35,7 +35,9 @@ def world(tmp_path_factory):
         catalog = generate_pinworld(sb, 600, 160, seed=3, progress=False)
         yield sb, catalog, load_ground_truth(sb)
     finally:
-        if old is not None:
+        if old is None:
+            os.environ.pop("PINSANDBOX_ROOT", None)
+        else:
             os.environ["PINSANDBOX_ROOT"] = old
 
 
@@ -161,25 +163,33 @@ def test_text_only_generation_for_scale_runs(sandbox):
     assert load_catalog().artifact_id == cat.artifact_id  # the current sandbox (None) resolves the same
 
 
-def test_latent_style_is_recoverable_from_engagement_far_better_than_from_titles(world):
-    """A linear classifier on co-engagement beats one on MiniLM title embeddings by a wide margin."""
+@pytest.fixture(scope="module")
+def pin_features(world):
+    """Per pin, from training data only: co-engagement (SVD of pin × pinner engagements) and MiniLM title vectors."""
     import scipy.sparse as sp
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_score
     from sklearn.preprocessing import normalize
 
-    _, cat, gt = world
-    y = gt.pin_styles.set_index("pin_id").loc[cat.pins["pin_id"], "style"].to_numpy()
+    _, cat, _ = world
     ev = cat.train_events()
     ev = ev[ev["action"] != "impression"]
     pin_row = pd.Series(np.arange(len(cat.pins)), index=cat.pins["pin_id"])
-    pinner_col = pd.Series(pd.factorize(ev["pinner_id"])[0], index=ev.index)
-    X = sp.csr_matrix((np.ones(len(ev)), (pin_row[ev["pin_id"]].to_numpy(), pinner_col.to_numpy())),
+    pinner_col = pd.factorize(ev["pinner_id"])[0]
+    X = sp.csr_matrix((np.ones(len(ev)), (pin_row[ev["pin_id"]].to_numpy(), pinner_col)),
                       shape=(len(cat.pins), pinner_col.max() + 1))
     engaged = np.asarray(X.sum(axis=1)).ravel() > 0
     coeng = normalize(TruncatedSVD(32, random_state=0).fit_transform(normalize(X.log1p())))
-    titles = _minilm(cat.pins["title"].tolist())
+    return pin_row, engaged, coeng, _minilm(cat.pins["title"].tolist())
+
+
+def test_latent_style_is_recoverable_from_engagement_far_better_than_from_titles(world, pin_features):
+    """A linear classifier on co-engagement beats one on MiniLM title embeddings by a wide margin."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    _, cat, gt = world
+    pin_row, engaged, coeng, titles = pin_features
+    y = gt.pin_styles.set_index("pin_id").loc[cat.pins["pin_id"], "style"].to_numpy()
 
     def accuracy(features):
         return cross_val_score(LogisticRegression(max_iter=2000), features[engaged], y[engaged], cv=3).mean()
@@ -188,6 +198,23 @@ def test_latent_style_is_recoverable_from_engagement_far_better_than_from_titles
     assert acc_engagement > 0.7, acc_engagement
     assert acc_engagement > acc_titles + 0.25, (acc_engagement, acc_titles)
     assert acc_titles > 1 / 8  # titles do carry *some* signal: the style is named in some of them
+
+
+def test_held_out_co_engagement_pairs_are_found_from_engagement_not_from_titles(world, pin_features):
+    """Item-to-item hit-rate@10 on the gold pairs: what engagement-trained embeddings can gain over MiniLM."""
+    _, _, gt = world
+    pin_row, _, coeng, titles = pin_features
+    q = pin_row[gt.gold_item_pairs["query_pin_id"]].to_numpy()
+    target = pin_row[gt.gold_item_pairs["target_pin_id"]].to_numpy()
+
+    def hit_rate(vectors, k=10):
+        scores = vectors[q] @ vectors.T
+        scores[np.arange(len(q)), q] = -np.inf  # never recommend the query itself
+        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        return (top == target[:, None]).any(axis=1).mean()
+
+    hit_engagement, hit_titles = hit_rate(coeng), hit_rate(titles)
+    assert hit_engagement > 1.4 * hit_titles and hit_engagement > 0.1, (hit_engagement, hit_titles)
 
 
 def _minilm(texts):
@@ -211,3 +238,28 @@ def _minilm(texts):
             hidden, mask = model(**batch).last_hidden_state, batch["attention_mask"][..., None]
             out.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
     return normalize(np.concatenate(out))
+
+
+def test_views_summarise_what_the_notebook_shows(world):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pinsandbox.catalog import views
+
+    _, cat, gt = world
+    summary = views.catalog_summary(cat)
+    assert summary["events"] == len(cat.events) == summary["train_events"] + summary["test_events"]
+    assert sum(summary["actions"].values()) == len(cat.events)
+    assert 0.1 < summary["top10pct_pinners_event_share"] < 1 and 0.1 < summary["top10pct_pins_engagement_share"] < 1
+    shares = views.title_style_share(cat, gt)
+    assert 0.2 < shares["titles_naming_true_style"] < 0.4 and 0.03 < shares["titles_naming_a_wrong_style"] < 0.15
+    mix = views.style_category_mix(cat, gt)
+    assert mix.to_numpy().sum() == len(cat.pins) and mix.shape == (8, 10)
+    pinner = views.pick_drifting_pinner(cat, gt)
+    assert (gt.pinner_interests["pinner_id"] == pinner).sum() >= 2
+    history = views.pinner_history(cat, pinner, gt)
+    assert len(history) and (history["action"] != "impression").all() and history["style"].notna().all()
+    assert views.plot_pinner_history(cat, pinner, gt).get_title().startswith(f"pinner {pinner}")
+    gallery = views.pin_gallery(cat, n=6, category="lamp")
+    assert len(gallery.children) == 6
+    assert views.gallery_html(cat, n=3).count("<img") == 3

@@ -62,7 +62,7 @@ def _export(args):
 
 
 def _show(args):
-    from pinsandbox.catalog.views import catalog_summary
     from pinsandbox.catalog import load_catalog
+    from pinsandbox.catalog.views import catalog_summary
 
     print_json(catalog_summary(load_catalog(args.sandbox)))

@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pandera.pandas as pda
+import pyarrow as pa
 from pandera import Check
 
 from pinsandbox.catalog.load import CATALOG_INFO, Catalog, load_catalog
@@ -83,7 +83,8 @@ def _schema(kind: str, pin_ids=None, board_ids=None) -> pda.DataFrameSchema:
     elif kind == "events":
         cols = {
             "pinner_id": pda.Column(**text, nullable=False),
-            "pin_id": pda.Column(**text, nullable=False, checks=Check(lambda s: s.isin(pin_ids), name="known_pin")),
+            "pin_id": pda.Column(**text, nullable=False,
+                                 checks=None if pin_ids is None else Check(lambda s: s.isin(pin_ids), name="known_pin")),
             "action": pda.Column(**text, nullable=False, checks=Check(lambda s: s.isin(ACTIONS), name="known_action")),
             "ts": pda.Column(nullable=False),
             "board_id": pda.Column(
@@ -209,7 +210,7 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
         problems.append(f"{pins_file}: an images folder was given but there is no 'image' column naming each pin's file")
     if boards is not None:
         problems += _validate(boards, "boards", boards_file)
-    pin_ids = set(pins["pin_id"].dropna().astype(str)) if "pin_id" in pins else set()
+    pin_ids = set(pins["pin_id"].dropna().astype(str)) if "pin_id" in pins else None  # no ids: don't flag every event
     board_ids = None if boards is None or "board_id" not in boards else set(boards["board_id"].dropna().astype(str))
     problems += _validate(events, "events", events_file, pin_ids=pin_ids, board_ids=board_ids)
     if "ts" in events.columns:

@@ -58,7 +58,9 @@ class PinworldConfig:
     shoppable: float = 0.45  # share of pins with a merchant
     new_pin_fraction: float = 0.35  # pins published during the window rather than before it
     drift_fraction: float = 0.3  # pinners whose taste moves to a new style during the window
-    session_focus: float = 0.65  # impressions from the session's style × category …
+    session_focus: float = 0.55  # impressions from the session's style × category …
+    fresh: float = 0.1  # … from the same cell but published in the last `fresh_days` (feeds favour fresh pins) …
+    fresh_days: int = 14
     lateral: float = 0.1  # … from the same style, another category; the rest from the global popular feed
     n_navigator_requests: int = 200
     image_size: int = 128
@@ -240,10 +242,13 @@ class _PopularSampler:
         self.cum = np.cumsum(popularity[self.order])
         self.group_start = np.searchsorted(g, np.arange(n_groups), "left")
 
-    def sample(self, group: np.ndarray, t: np.ndarray, u: np.ndarray):
-        """Pin index per draw and whether the group had any pin published by then."""
+    def sample(self, group: np.ndarray, t: np.ndarray, u: np.ndarray, since: np.ndarray | None = None):
+        """Pin index per draw and whether the group had any pin published by then (and, if given, since `since`)."""
         t_rel = np.clip(t - self.t0, -1, self.span - 1)
         lo_idx = self.group_start[group]
+        if since is not None:
+            since_rel = np.clip(since - self.t0, 0, self.span - 1)
+            lo_idx = np.maximum(lo_idx, np.searchsorted(self.key, group.astype(np.int64) * self.span + since_rel, "left"))
         hi_idx = np.searchsorted(self.key, group.astype(np.int64) * self.span + t_rel, "right")
         ok = (hi_idx > lo_idx) & (t_rel >= 0)
         lo = np.where(lo_idx > 0, self.cum[np.maximum(lo_idx - 1, 0)], 0.0)
@@ -258,8 +263,8 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
     m = cfg.n_pinners
     rate = cfg.sessions_per_day
     if cfg.n_events:
-        # ≈1.4 events per impression at the default funnel; solve for the session rate
-        rate = cfg.n_events / (1.4 * cfg.impressions_per_session * m * cfg.days)
+        # ≈1.7 events per impression at the default funnel (measured); solve for the session rate
+        rate = cfg.n_events / (1.7 * cfg.impressions_per_session * m * cfg.days)
     n_sessions = rng.poisson(rate * cfg.days * pinners["activity"])
     who = np.repeat(np.arange(m), n_sessions)
     s_t = start_us + (rng.random(len(who)) * (end_us - start_us)).astype(np.int64)
@@ -271,7 +276,8 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
     s_style = styles_now[np.arange(len(who)), slot]
     s_cat = pinners["slot_cat"][who, slot]
 
-    # impressions: mostly the session's cell, some lateral (same style, other category), rest popular feed
+    # impressions: mostly the session's cell (some of it freshly published pins), some lateral (same style,
+    # other category), the rest from the global popular feed
     k = 1 + rng.poisson(cfg.impressions_per_session - 1, len(who))
     sess = np.repeat(np.arange(len(who)), k)
     n_imp = len(sess)
@@ -279,14 +285,17 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
     t = s_t[sess] + within * 20_000_000 + rng.integers(0, 15_000_000, n_imp)
     source = rng.random(n_imp)
     cell = s_style[sess] * C + s_cat[sess]
-    lateral = (source >= cfg.session_focus) & (source < cfg.session_focus + cfg.lateral)
+    fresh = (source >= cfg.session_focus) & (source < cfg.session_focus + cfg.fresh)
+    lateral = (source >= cfg.session_focus + cfg.fresh) & (source < cfg.session_focus + cfg.fresh + cfg.lateral)
     cell = np.where(lateral, s_style[sess] * C + rng.integers(0, C, n_imp), cell)
     by_cell = _PopularSampler(pins["style"] * C + pins["cat"], pins["created"], pins["popularity"], S * C)
     feed = _PopularSampler(np.zeros(len(pins["style"]), dtype=np.int64), pins["created"], pins["popularity"], 1)
     u = rng.random(n_imp)
     pin, ok = by_cell.sample(cell, t, u)
+    new_pin, new_ok = by_cell.sample(cell, t, u, since=t - cfg.fresh_days * DAY_US)
+    pin = np.where(fresh & new_ok, new_pin, pin)  # no fresh pin in the cell: an older one of the cell
     popular, _ = feed.sample(np.zeros(n_imp, dtype=np.int64), t, u)
-    from_feed = (source >= cfg.session_focus + cfg.lateral) | ~ok
+    from_feed = (source >= cfg.session_focus + cfg.fresh + cfg.lateral) | ~ok
     pin = np.where(from_feed, popular, pin)
     user = who[sess]
 
@@ -318,7 +327,7 @@ def _make_events(cfg: PinworldConfig, rng: np.random.Generator, pins: dict, pinn
                 s_cell=(s_style * C + s_cat), n_sessions=len(who))
 
 
-def _make_boards(cfg, rng, ev: dict, pinners: dict):
+def _make_boards(rng: np.random.Generator, ev: dict, pinners: dict):
     """A board per (pinner, interest they were browsing when they saved), named like people name boards."""
     C = len(vocab.CATEGORIES)
     saves = ev["action"] == SAVE
@@ -447,19 +456,28 @@ def _pinner_interests(pinners, start_us, end_us):
 
 
 # ---------------------------------------------------------------------------------------------------------
-def build_pinworld(cfg: PinworldConfig) -> PinworldTables:
-    """Generate every Pinworld table in memory (images are rendered later, streaming, by `generate_pinworld`)."""
+def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTables:
+    """Generate every Pinworld table in memory (images are rendered later, streaming, by `publish_pinworld`)."""
+    from tqdm.auto import tqdm
+
     cfg.validate()
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # one stream, drawn from in a fixed order: same seed, same bytes
     start = pd.Timestamp(cfg.start, tz="UTC")
     start_us = start.value // 1000
     end_us = start_us + cfg.days * DAY_US
     cutoff_us = start_us + int(cfg.cutoff_fraction * cfg.days) * DAY_US
+    bar = tqdm(total=5, desc="generating Pinworld", disable=not progress)
+
+    def step(what):
+        bar.set_postfix_str(what)
+        bar.update(1)
 
     pins, pins_table, render = _make_pins(cfg, rng, start_us, end_us)
+    step("pins")
     pinners = _make_pinners(cfg, rng, pins, start_us, end_us)
     ev = _make_events(cfg, rng, pins, pinners, start_us, end_us)
-    boards, board_col = _make_boards(cfg, rng, ev, pinners)
+    step("events")
+    boards, board_col = _make_boards(rng, ev, pinners)
     events = pa.table({
         "pinner_id": pa.array(pinners["ids"], pa.string()).take(pa.array(ev["user"])),
         "pin_id": pa.array(pins["ids"], pa.string()).take(pa.array(ev["pin"])),
@@ -467,17 +485,21 @@ def build_pinworld(cfg: PinworldConfig) -> PinworldTables:
         "ts": _ts(ev["ts"]),
         "board_id": pa.array(board_col, pa.string()),
     })
+    step("boards")
     pin_styles = pa.table({"pin_id": pa.array(pins["ids"], pa.string()),
                            "style": pa.array(np.array(vocab.STYLES)[pins["style"]], pa.string()),
                            "category": pa.array(np.array(vocab.CATEGORIES)[pins["cat"]], pa.string())})
+    pinner_interests = _pinner_interests(pinners, start_us, end_us)
+    gold_homefeed = _gold_homefeed(ev, pins, pinners, cutoff_us)
+    gold_item_pairs = _gold_item_pairs(ev, pins, cutoff_us)
+    step("ground truth")
+    gold_navigator = _gold_navigator(cfg, rng, pins)
+    step("navigator requests")
+    bar.close()
     iso = lambda us: pd.Timestamp(us * 1000, tz="UTC").isoformat()  # noqa: E731
     return PinworldTables(
-        pins=pins_table, events=events, boards=boards, pin_styles=pin_styles,
-        pinner_interests=_pinner_interests(pinners, start_us, end_us),
-        gold_homefeed=_gold_homefeed(ev, pins, pinners, cutoff_us),
-        gold_item_pairs=_gold_item_pairs(ev, pins, cutoff_us),
-        gold_navigator=_gold_navigator(cfg, rng, pins),
-        render=render,
+        pins=pins_table, events=events, boards=boards, pin_styles=pin_styles, pinner_interests=pinner_interests,
+        gold_homefeed=gold_homefeed, gold_item_pairs=gold_item_pairs, gold_navigator=gold_navigator, render=render,
         info={"source": "pinworld", "start": iso(start_us), "end": iso(end_us), "cutoff": iso(cutoff_us),
               "sessions": int(ev["n_sessions"]), "config": asdict(cfg)},
     )
@@ -496,8 +518,7 @@ def generate_pinworld(sandbox=None, n_pins: int = 3000, n_pinners: int = 800, se
     `options` are any other `PinworldConfig` fields (days, image_size, render_images=False for scale runs, …).
     Returns the loaded `Catalog`.
     """
-    from pinsandbox.catalog.load import CATALOG_INFO, load_catalog
-    from pinsandbox.catalog.render import render_pin_images
+    from pinsandbox.catalog.load import load_catalog
     from pinsandbox.sandbox import resolve
 
     unknown = set(options) - set(PinworldConfig.__dataclass_fields__)
@@ -505,18 +526,25 @@ def generate_pinworld(sandbox=None, n_pins: int = 3000, n_pinners: int = 800, se
         raise InvalidInput(f"unknown Pinworld option(s) {', '.join(sorted(unknown))}: use fields of PinworldConfig")
     sb = resolve(sandbox)
     cfg = PinworldConfig(n_pins=n_pins, n_pinners=n_pinners, seed=seed, **options).validate()
-    tables = build_pinworld(cfg)
-    params = asdict(cfg)
+    publish_pinworld(sb, build_pinworld(cfg, progress=progress), progress=progress)
+    return load_catalog(sb)
+
+
+def publish_pinworld(sb, tables: PinworldTables, *, progress: bool = True) -> None:
+    """Write built tables (and render the images, streaming) as the `catalog/pinworld` + `pinworld-truth` artifacts."""
+    from pinsandbox.catalog.load import CATALOG_INFO, TRUTH_NAME
+    from pinsandbox.catalog.render import render_pin_images
+
+    params = tables.info["config"]
     with sb.artifacts.write("catalog", "pinworld", params=params, link_at="catalog") as w:
         write_table(tables.pins, w.path / "pins.parquet")
         write_table(tables.events, w.path / "events.parquet")
         write_table(tables.boards, w.path / "boards.parquet")
         (w.path / CATALOG_INFO).write_text(json.dumps(tables.info, indent=1, sort_keys=True))
         (w.path / "images").mkdir()
-        if cfg.render_images:
-            render_pin_images(w.path / "images", tables.render, cfg.image_size, progress=progress)
+        if params["render_images"]:
+            render_pin_images(w.path / "images", tables.render, params["image_size"], progress=progress)
     catalog_id = sb.artifacts.current_id("catalog", "pinworld")
-    with sb.artifacts.write("catalog", "pinworld-truth", params=params, inputs=[catalog_id]) as w:
+    with sb.artifacts.write("catalog", TRUTH_NAME, params=params, inputs=[catalog_id]) as w:
         for name in ("pin_styles", "pinner_interests", "gold_homefeed", "gold_item_pairs", "gold_navigator"):
             write_table(getattr(tables, name), w.path / f"{name}.parquet")
-    return load_catalog(sb)

@@ -7,16 +7,22 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class TrainConfig:
-    steps: int = 300
-    batch_size: int = 128  # positive pairs per step; every other pair's pin is an in-batch negative
-    n_negatives: int = 128  # extra pins sampled uniformly as negatives for every anchor
-    lr: float = 2e-3
+    """Two phases: the image tower learns with CLIP (image↔text), then — with its outputs computed once — the
+    whole pin vector learns engagement alignment (CLIP kept on the projections). Phase 2 is cheap on a CPU."""
+
+    clip_steps: int = 30  # phase 1: image tower + text tower, CLIP only
+    clip_batch_size: int = 128
+    steps: int = 200  # phase 2: engagement alignment (+ CLIP on the projections)
+    batch_size: int = 256  # positive pairs per step; every other pair's pin is an in-batch negative
+    n_negatives: int = 256  # extra pins sampled uniformly as negatives for every anchor
+    id_dropout: float = 0.3  # share of pins whose id embedding is hidden in a step, so content learns too
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     clip_weight: float = 0.5  # image↔text contrastive alignment
     engagement_weight: float = 1.0  # co-engaged / same-board pins pulled together
     temperature: float = 0.07  # of the engagement objective
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # torch threads; 1 is fastest on a shared 2-core machine (spinning threads collide)
 
     def to_dict(self) -> dict:
         return asdict(self)
