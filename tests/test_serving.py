@@ -3,6 +3,7 @@ auth, validation, every endpoint, metrics, restart replay, and a SIGKILL fault t
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -40,10 +41,28 @@ def build_world() -> Path:
         from pinsandbox.serving.state import text_index
 
         text_index(sb, load_catalog(sb), progress=False)  # Navigator's MiniLM index, cached in the sandbox
+        publish_tiny_navigator(sb)
     finally:
         os.environ["PINSANDBOX_ROOT"] = before or ""
     _WORLD["root"] = root / "world"
+    atexit.register(shutil.rmtree, root, True)
     return _WORLD["root"]
+
+
+def publish_tiny_navigator(sb) -> None:
+    """A few LoRA steps of the tiny swapped Qwen3-VL on the Navigator task, published as `vlm/navigator-lora`."""
+    from pinsandbox.embeddings import load_vectors
+    from pinsandbox.vlm import experiment as ex
+    from pinsandbox.vlm.finetune import FinetuneConfig
+    from pinsandbox.vlm.navigator import load_task
+
+    task = load_task(sb, n_candidates=8, max_test=4, seed=0)
+    cfg = FinetuneConfig(steps=4, batch_size=2)
+    vectors = load_vectors("proprietary", sb)
+    base = Path(tempfile.mkdtemp(prefix="pinsandbox-vlm-base-"))
+    arm = ex.run_swapped_arm("swapped + proprietary", task, vectors, "tiny", cfg, save_base_to=base, progress=False)
+    ex.publish_adapter(sb, arm, base, params={"preset": "tiny"}, inputs=[vectors.artifact_id], metrics={})
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -114,7 +133,7 @@ def test_state_navigator_respects_budget(world):
     out = state.navigator("a cosy scandinavian lamp for the bedroom", k=5, max_price=80)
     assert 1 <= len(out["pins"]) <= 5 and out["candidates"] >= len(out["pins"])
     assert all(p["price"] <= 80 for p in out["pins"])
-    assert out["ranker"] in ("retrieval", "swapped-vlm") or out["ranker"]
+    assert out["ranker"] == "swapped-vlm" and "vlm/navigator-lora@" in out["ranker_note"]  # the fine-tuned VLM ranks
     assert out["answer"].startswith(f"{len(out['pins'])} pins for")
 
 
