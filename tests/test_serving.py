@@ -164,6 +164,8 @@ def test_server_endpoints_auth_validation_metrics(world):
         assert c.post("/events", json={"pinner_id": pinner, "pin_id": "p0000003", "action": "like"}).status_code == 422
         assert c.post("/events", json={"pinner_id": pinner, "pin_id": "nope", "action": "save"}).status_code == 404
         assert c.post("/events", json={"pinner_id": "a b", "pin_id": "p0000003", "action": "save"}).status_code == 422
+        bad_ts = c.post("/events", json={"pinner_id": pinner, "pin_id": "p0000003", "action": "save", "ts": "yesterday"})
+        assert bad_ts.status_code == 422 and "ISO-8601" in bad_ts.json()["detail"]
         assert c.get(f"/pinners/{pinner}/homefeed", params={"k": 1000}).status_code == 422
         big = c.post("/navigator", content=b'{"text": "' + b"x" * 100_000 + b'"}', headers={"content-type": "application/json"})
         assert big.status_code == 413

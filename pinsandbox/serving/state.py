@@ -174,7 +174,10 @@ class ServingState:
         Checked before anything is written, so a refused event leaves no trace.
         """
         self.check_pin(event["pin_id"])
-        ts = pd.Timestamp(event.get("ts") or pd.Timestamp.now(tz="UTC"))
+        try:
+            ts = pd.Timestamp(event.get("ts") or pd.Timestamp.now(tz="UTC"))
+        except (ValueError, TypeError):
+            raise InvalidInput(f"event ts {event.get('ts')!r} is not a time: use ISO-8601, e.g. 2025-04-01T12:00:00Z") from None
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         event = {**event, "ts": ts.isoformat()}
         with self._write:
