@@ -42,6 +42,12 @@ def build_world() -> Path:
 
         text_index(sb, load_catalog(sb), progress=False)  # Navigator's MiniLM index, cached in the sandbox
         publish_tiny_navigator(sb)
+        from pinsandbox.tastegraph import TasteGraphConfig
+        from pinsandbox.tastegraph.api import fit
+        from pinsandbox.tastegraph.lightgcn import GNNConfig
+
+        taste, split = fit(sb, config=TasteGraphConfig(gnn=GNNConfig(dim=16, epochs=2)))
+        taste.save(sb, inputs=[split.catalog.artifact_id])  # the snapshot the server starts from
     finally:
         os.environ["PINSANDBOX_ROOT"] = before or ""
     _WORLD["root"] = root / "world"
@@ -78,6 +84,21 @@ def world(sandboxes_root):
     os.environ.pop("PINSANDBOX_SANDBOX", None)
 
 
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """One real server for the HTTP tests of this module, over its own copy of the world: (sandbox, server).
+    The fault test, last, kills it."""
+    from pinsandbox.sandbox import Sandbox
+    from pinsandbox.serving import start
+
+    root = tmp_path_factory.mktemp("live")
+    shutil.copytree(build_world(), root / "world", symlinks=True)
+    sb = Sandbox(root / "world")
+    server = start(sb)
+    yield sb, server
+    server.stop()
+
+
 def test_event_log_is_durable_and_ordered(tmp_path):
     from pinsandbox.serving import EventLog
 
@@ -100,6 +121,7 @@ def test_state_homefeed_reacts_to_events_and_refuses_unknown_ids(world):
     from pinsandbox.serving import ServingState
 
     state = ServingState.load(world)
+    assert state.taste_source.startswith("tastegraph/taste-graph@")  # started from the published snapshot
     pinner = state.catalog.train_events()["pinner_id"].iloc[0]
     before = [p["pin_id"] for p in state.homefeed(pinner, 10)]
     assert len(before) == 10 and len(set(before)) == 10
@@ -137,51 +159,49 @@ def test_state_navigator_respects_budget(world):
     assert out["answer"].startswith(f"{len(out['pins'])} pins for")
 
 
-def test_server_endpoints_auth_validation_metrics(world):
-    from pinsandbox.serving import start
+def test_server_endpoints_auth_validation_metrics(live):
+    _, server = live
+    anon = httpx.Client(base_url=server.url, timeout=30)
+    assert anon.get("/healthz").status_code == 200
+    assert anon.get("/pinners/u000000/homefeed").status_code == 401
+    r = anon.get("/pins/p0000000/similar", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and "token" in r.json()["detail"]
 
-    with start(world) as server:
-        anon = httpx.Client(base_url=server.url, timeout=30)
-        assert anon.get("/healthz").status_code == 200
-        assert anon.get("/pinners/u000000/homefeed").status_code == 401
-        r = anon.get("/pins/p0000000/similar", headers={"Authorization": "Bearer wrong"})
-        assert r.status_code == 401 and "token" in r.json()["detail"]
+    c = server.client()
+    pinner = c.get("/healthz").json() and "u000001"
+    feed = c.get(f"/pinners/{pinner}/homefeed", params={"k": 5})
+    assert feed.status_code == 200 and len(feed.json()["pins"]) == 5
+    sim = c.get("/pins/p0000003/similar", params={"k": 4}).json()
+    assert len(sim["pins"]) == 4
+    ev = c.post("/events", json={"pinner_id": pinner, "pin_id": sim["pins"][0]["pin_id"], "action": "save"})
+    assert ev.status_code == 201 and ev.json()["seq"] == 1
+    nav = c.post("/navigator", json={"text": "boho planter", "k": 3})
+    assert nav.status_code == 200 and len(nav.json()["pins"]) == 3 and nav.json()["answer"]
 
-        c = server.client()
-        pinner = c.get("/healthz").json() and "u000001"
-        feed = c.get(f"/pinners/{pinner}/homefeed", params={"k": 5})
-        assert feed.status_code == 200 and len(feed.json()["pins"]) == 5
-        sim = c.get("/pins/p0000003/similar", params={"k": 4}).json()
-        assert len(sim["pins"]) == 4
-        ev = c.post("/events", json={"pinner_id": pinner, "pin_id": sim["pins"][0]["pin_id"], "action": "save"})
-        assert ev.status_code == 201 and ev.json()["seq"] == 1
-        nav = c.post("/navigator", json={"text": "boho planter", "k": 3})
-        assert nav.status_code == 200 and len(nav.json()["pins"]) == 3 and nav.json()["answer"]
+    assert c.get("/pinners/nobody/homefeed").status_code == 404
+    r = c.get("/pins/nope/similar")
+    assert r.status_code == 404 and "no pin 'nope'" in r.json()["detail"]
+    assert c.post("/events", json={"pinner_id": pinner, "pin_id": "p0000003", "action": "like"}).status_code == 422
+    assert c.post("/events", json={"pinner_id": pinner, "pin_id": "nope", "action": "save"}).status_code == 404
+    assert c.post("/events", json={"pinner_id": "a b", "pin_id": "p0000003", "action": "save"}).status_code == 422
+    bad_ts = c.post("/events", json={"pinner_id": pinner, "pin_id": "p0000003", "action": "save", "ts": "yesterday"})
+    assert bad_ts.status_code == 422 and "ISO-8601" in bad_ts.json()["detail"]
+    assert c.get(f"/pinners/{pinner}/homefeed", params={"k": 1000}).status_code == 422
+    big = c.post("/navigator", content=b'{"text": "' + b"x" * 100_000 + b'"}', headers={"content-type": "application/json"})
+    assert big.status_code == 413
 
-        assert c.get("/pinners/nobody/homefeed").status_code == 404
-        r = c.get("/pins/nope/similar")
-        assert r.status_code == 404 and "no pin 'nope'" in r.json()["detail"]
-        assert c.post("/events", json={"pinner_id": pinner, "pin_id": "p0000003", "action": "like"}).status_code == 422
-        assert c.post("/events", json={"pinner_id": pinner, "pin_id": "nope", "action": "save"}).status_code == 404
-        assert c.post("/events", json={"pinner_id": "a b", "pin_id": "p0000003", "action": "save"}).status_code == 422
-        bad_ts = c.post("/events", json={"pinner_id": pinner, "pin_id": "p0000003", "action": "save", "ts": "yesterday"})
-        assert bad_ts.status_code == 422 and "ISO-8601" in bad_ts.json()["detail"]
-        assert c.get(f"/pinners/{pinner}/homefeed", params={"k": 1000}).status_code == 422
-        big = c.post("/navigator", content=b'{"text": "' + b"x" * 100_000 + b'"}', headers={"content-type": "application/json"})
-        assert big.status_code == 413
-
-        metrics = c.get("/metrics").text
-        assert 'pinsandbox_requests_total{method="GET",route="/pinners/{pinner_id}/homefeed",status="200"} 1.0' in metrics
-        assert 'pinsandbox_request_seconds_bucket{le="0.05",route="/pins/{pin_id}/similar"}' in metrics
-        assert c.get("/healthz").json()["events_logged"] == 1
+    metrics = c.get("/metrics").text
+    assert 'pinsandbox_requests_total{method="GET",route="/pinners/{pinner_id}/homefeed",status="200"} 1.0' in metrics
+    assert 'pinsandbox_request_seconds_bucket{le="0.05",route="/pins/{pin_id}/similar"}' in metrics
+    assert c.get("/healthz").json()["events_logged"] == 1
 
 
-def test_sigkill_mid_stream_loses_no_acknowledged_event(world):
+def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
     """Events stream in; the server is SIGKILLed mid-stream; after a restart every 2xx'd event is in the log and
     in the pinners' state (their saved pins leave their homefeeds)."""
     from pinsandbox.serving import EventLog, start
 
-    server = start(world)
+    world, server = live
     pins = [f"p{i:07d}" for i in range(0, 300, 3)]
     acked: list[tuple[int, str, str]] = []
     stop = threading.Event()
