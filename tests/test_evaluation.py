@@ -77,6 +77,7 @@ def test_evaluation_end_to_end_is_seeded_published_and_reported(world, capsys): 
     printed = capsys.readouterr()
     assert "## Accuracy — gold sets" in printed.out and "## Engagement — A/B simulation" in printed.out
     assert "blueprint vs off-the-shelf" in printed.out
+    assert "## At a glance" in printed.out and "| engagement | saves per pinner (A/B) |" in printed.out
     assert (world.root / "report.md").read_text() + "\n" == printed.out
     assert f"report: {world.root / 'report.md'}" in printed.err
 

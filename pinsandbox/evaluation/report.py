@@ -14,7 +14,7 @@ import pandas as pd
 
 from pinsandbox.errors import NotFound
 
-COST_LATENCY = re.compile(r"ttft|flops|cost|latency|speedup|p50|p99|qps|_ms\b|_s\b|ratio", re.I)
+COST_LATENCY = re.compile(r"ttft|flops|cost|latency|speedup|reduction|p50|p99|qps|_ms\b|_s\b|ratio", re.I)
 
 
 def _fmt(x) -> str:
@@ -56,6 +56,45 @@ def _flat(obj, prefix=""):
         yield prefix[:-1], obj
 
 
+def _find(metrics: dict, pattern: str):
+    hits = [v for k, v in metrics.items() if re.search(pattern, k)]
+    return hits[0] if hits else None
+
+
+def at_a_glance(res, metrics: dict) -> list[dict]:
+    """The few rows a reader wants first: cost, latency, accuracy, engagement — off-the-shelf vs blueprint."""
+    rows = []
+    flops = _find(metrics, r"flops_ratio")
+    if flops:
+        rows.append({"aspect": "cost", "figure": "FLOPs per Navigator request (vision swap)", "off-the-shelf route": "1×",
+                     "blueprint": f"{flops:.1f}× fewer"})
+    t_orig, t_swap = _find(metrics, r"ttft_original_s$"), _find(metrics, r"ttft_swapped_s$")
+    if t_orig and t_swap:
+        rows.append({"aspect": "latency", "figure": "time to first token (CPU, proportional model)",
+                     "off-the-shelf route": f"{t_orig:.3g} s", "blueprint": f"{t_swap:.3g} s ({t_orig / t_swap:.1f}× faster)"})
+    p99 = _find(metrics, r"serving\.homefeed_p99_ms$")
+    if p99:
+        rows.append({"aspect": "latency", "figure": "homefeed p99 under load (serving)", "off-the-shelf route": "—",
+                     "blueprint": f"{p99:.3g} ms"})
+    if res is not None:
+        gold = res.gold.set_index(["task", "variant"])
+        ndcg = [c for c in res.gold.columns if c.startswith("ndcg@")][0]
+        for task in dict.fromkeys(res.gold["task"]):
+            if (task, "off-the-shelf") in gold.index and (task, "blueprint") in gold.index:
+                a, b = gold.loc[(task, "off-the-shelf"), ndcg], gold.loc[(task, "blueprint"), ndcg]
+                rows.append({"aspect": "accuracy", "figure": f"{task} {ndcg} (gold set)", "off-the-shelf route": f"{a:.3f}",
+                             "blueprint": f"{b:.3f}" + (f" ({(b / a - 1) * 100:+.0f}%)" if a > 0 else "")})
+        ab = res.ab.set_index("metric")
+        base, treat = ab.columns[0], ab.columns[1]
+        for metric in ("saves", "board_creations", "merchant_clicks"):
+            if metric in ab.index:
+                r = ab.loc[metric]
+                rows.append({"aspect": "engagement", "figure": f"{metric.replace('_', ' ')} per pinner (A/B)",
+                             "off-the-shelf route": f"{r[base]:.3g}",
+                             "blueprint": f"{r[treat]:.3g}, Δ [{r['ci_low']:+.2g}, {r['ci_high']:+.2g}]: {r['verdict']}"})
+    return rows
+
+
 def build_report(sandbox=None) -> str:
     from pinsandbox.evaluation.pipeline import load_results
     from pinsandbox.sandbox import resolve
@@ -69,6 +108,11 @@ def build_report(sandbox=None) -> str:
         res = load_results(sb)
     except NotFound:
         res = None
+    runs = latest_run_metrics(sb)
+    glance = at_a_glance(res, {k: v for _, (_, m) in sorted(runs.items()) for k, v in _flat(m)})
+    if glance:
+        lines += ["## At a glance", "", _table(pd.DataFrame(glance)), ""]
+    if res is None:
         lines += ["## Accuracy and engagement", "", "No evaluation yet: run `notebooks/06_evaluation_ab.ipynb` "
                   f"(`pinsandbox run notebooks/06_evaluation_ab.ipynb --sandbox {sb.owner}`).", ""]
     if res is not None:
@@ -86,7 +130,7 @@ def build_report(sandbox=None) -> str:
         lines += ["## Engagement — A/B simulation (per pinner, paired bootstrap)", "", _table(ab), ""]
         lines += ["Variants:", ""] + [f"- **{n}**: {d}" for n, d in res.variants.items()] + [""]
     figures = []
-    for stem, (run_id, metrics) in sorted(latest_run_metrics(sb).items()):
+    for stem, (run_id, metrics) in sorted(runs.items()):
         for key, value in _flat(metrics):
             if COST_LATENCY.search(key):
                 figures.append({"figure": key, "value": value, "source": f"{stem} (run {run_id})"})
