@@ -122,7 +122,7 @@ def test_state_homefeed_reacts_to_events_and_refuses_unknown_ids(world):
 
     state = ServingState.load(world)
     assert state.taste_source.startswith("tastegraph/taste-graph@")  # started from the published snapshot
-    pinner = state.catalog.train_events()["pinner_id"].iloc[0]
+    pinner = state.catalog.train_events()["pinner_id"].value_counts().index[0]  # the most active pinner
     before = [p["pin_id"] for p in state.homefeed(pinner, 10)]
     assert len(before) == 10 and len(set(before)) == 10
     # a burst of saves in one far-away part of the catalog moves the feed
@@ -133,6 +133,9 @@ def test_state_homefeed_reacts_to_events_and_refuses_unknown_ids(world):
     assert after != before
     assert before[0] not in after  # saved pins are not shown again
     assert state.log.last_seq() == 6
+
+    assert state.warm(limit=5) == 4  # the pinner above is already cached (and fresh: their event dropped it)
+    assert state.health()["homefeeds_cached"] == 5
 
     sims = state.similar(before[0], 5)
     assert len(sims) == 5 and before[0] not in [s["pin_id"] for s in sims]

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ def run(sandbox=None, host: str = "127.0.0.1", port: int = 8000, log_level: str 
     sb = resolve(sandbox)
     _one_thread_per_request()
     state = ServingState.load(sb)
+    threading.Thread(target=state.warm, name="warm-homefeeds", daemon=True).start()
     print(f"pinsandbox serve: sandbox {sb.owner!r} on http://{host}:{port} (taste graph: {state.taste_source}; "
           f"{state.replayed} logged events replayed; ranker: {state.ranker.name})", file=sys.stderr, flush=True)
     uvicorn.run(create_app(state, sb.api_token), host=host, port=int(port), log_level=log_level, access_log=False)
@@ -72,6 +74,16 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def wait_warm(self, timeout: float = 300) -> dict:
+        """Wait until the server has precomputed every pinner's homefeed (or `timeout`); returns /healthz."""
+        deadline = time.monotonic() + timeout
+        with self.client() as c:
+            while True:
+                health = c.get("/healthz").json()
+                if health.get("warm") or time.monotonic() > deadline:
+                    return health
+                time.sleep(0.5)
 
     def kill(self) -> None:
         self.process.kill()

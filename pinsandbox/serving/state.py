@@ -57,10 +57,14 @@ class ServingState:
     config: ServingConfig = field(default_factory=ServingConfig)
     replayed: int = 0
     startup_s: float = 0.0
+    warmed: bool = False
 
     def __post_init__(self):
         self._write = threading.Lock()  # log order = apply order, so a replay rebuilds exactly this state
-        self._taste = threading.RLock()  # the taste graph and the feed cache (never held across an fsync)
+        # One pinner's taste is updated and read under its stripe's lock (so a feed is never computed from a
+        # half-applied event, nor cached after a newer event dropped it); different pinners proceed in parallel.
+        self._stripes = [threading.Lock() for _ in range(64)]
+        self._cache_lock = threading.Lock()
         self._cache: OrderedDict[str, list[str]] = OrderedDict()
         self._vec_row = pd.Index(self.pin_ids)
         pins = self.catalog.pins.set_index("pin_id", drop=False)
@@ -122,19 +126,39 @@ class ServingState:
             out["score"] = round(float(score), 5)
         return out
 
-    def homefeed(self, pinner_id: str, k: int = 10) -> list[dict]:
-        k = self._check_k(k)
-        self.check_pinner(pinner_id)
-        with self._taste:
+    def _stripe(self, pinner_id: str) -> threading.Lock:
+        return self._stripes[hash(pinner_id) % len(self._stripes)]
+
+    def _feed(self, pinner_id: str, k: int) -> list[str]:
+        with self._cache_lock:
             feed = self._cache.get(pinner_id)
-            if feed is None or len(feed) < k:
-                feed = self.taste.recommend(pinner_id, max(k, 25))
+            if feed is not None and len(feed) >= k:
+                self._cache.move_to_end(pinner_id)
+                return feed
+        with self._stripe(pinner_id):
+            feed = self.taste.recommend(pinner_id, max(k, 25))
+            with self._cache_lock:
                 self._cache[pinner_id] = feed
                 if len(self._cache) > self.config.cache_pinners:
                     self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(pinner_id)
-        return [self.pin(p) for p in feed[:k]]
+        return feed
+
+    def homefeed(self, pinner_id: str, k: int = 10) -> list[dict]:
+        k = self._check_k(k)
+        self.check_pinner(pinner_id)
+        return [self.pin(p) for p in self._feed(pinner_id, k)[:k]]
+
+    def warm(self, limit: int | None = None) -> int:
+        """Precompute homefeeds, most active pinners first (run in the background at start): afterwards a read
+        is a cache hit until that pinner's next event. Returns how many it computed."""
+        counts = self.catalog.train_events()["pinner_id"].astype(str).value_counts()
+        done = 0
+        for pinner in counts.index[:limit]:
+            if pinner not in self._cache:
+                self._feed(pinner, 10)
+                done += 1
+        self.warmed = True
+        return done
 
     def similar(self, pin_id: str, k: int = 10) -> list[dict]:
         k = self._check_k(k)
@@ -182,17 +206,19 @@ class ServingState:
         event = {**event, "ts": ts.isoformat()}
         with self._write:
             seq = self.log.append(event)  # committed and fsync'ed: from here on the event survives a crash
-            with self._taste:
+            with self._stripe(event["pinner_id"]):
                 self.taste.update({**event, "ts": ts})
                 self._known_pinners.add(event["pinner_id"])
-                self._cache.pop(event["pinner_id"], None)
+                with self._cache_lock:
+                    self._cache.pop(event["pinner_id"], None)
         return seq
 
     def health(self) -> dict:
         return {"status": "ok", "sandbox": self.sandbox.owner, "catalog": self.catalog.artifact_id,
                 "taste_graph": self.taste_source, "vectors": self.vectors_id, "ranker": self.ranker.name,
                 "events_logged": self.log.last_seq(), "events_replayed_at_start": self.replayed,
-                "startup_s": round(self.startup_s, 2), "pins": len(self._titles), "pinners": len(self._known_pinners)}
+                "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(self._cache), "warm": self.warmed,
+                "pins": len(self._titles), "pinners": len(self._known_pinners)}
 
 
 def _load_vectors(sb, kind: str):
