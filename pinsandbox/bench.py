@@ -1,14 +1,17 @@
 """`pinsandbox bench`: run every `benchmarks/bench_*.py`, collect their JSON into one report.
 
-Each benchmark is a script that measures and prints one JSON object as its last line of stdout
-(`--quick` for a small, fast version). The report — JSON and Markdown — goes to `benchmarks/reports/`,
-with the previous report's figures beside the new ones.
+Each benchmark is a script that measures and prints one JSON object at the end of its stdout (`--quick` for
+a small, fast version). The report — JSON and Markdown — goes to `benchmarks/reports/`: headline figures first
+(TTFT and FLOPs ratios, accuracy, ANN recall/QPS, update latency, serving p99), every figure with the previous
+report's value beside it, and a flag on each regression. Direction is read from the figure's name: latencies,
+seconds and errors should go down; ratios, speedups, QPS, recall and accuracy should go up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import time
@@ -39,11 +42,23 @@ def run_benchmark(script: Path, quick: bool, timeout_s: float = 3600) -> dict:
     lines = [line for line in proc.stdout.strip().splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:] or ['no output']}", "wall_s": elapsed}
-    try:
-        result = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        return {"error": f"last line is not JSON: {lines[-1][:200]}", "wall_s": elapsed}
+    result = last_json(proc.stdout)
+    if result is None:
+        return {"error": f"no JSON object at the end of the output: {lines[-1][:200]}", "wall_s": elapsed}
     return {**result, "wall_s": elapsed}
+
+
+def last_json(stdout: str) -> dict | None:
+    """The JSON object a benchmark printed last: its last line, or an indented object ending the output."""
+    lines = stdout.rstrip().splitlines()
+    for start in range(len(lines) - 1, -1, -1):
+        if lines[start].startswith("{"):
+            try:
+                obj = json.loads("\n".join(lines[start:]))
+            except json.JSONDecodeError:
+                continue
+            return obj if isinstance(obj, dict) else None
+    return None
 
 
 def previous_report() -> dict | None:
@@ -67,6 +82,9 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> tuple[dict, P
     REPORTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     path = REPORTS / f"bench-{stamp}.json"
+    report["comparison"] = compare(report, before)
+    report["regressions"] = [k for k, c in report["comparison"].items() if c["regression"]]
+    report["previous"] = before.get("created") if before else None
     path.write_text(json.dumps(report, indent=1))
     (REPORTS / f"bench-{stamp}.md").write_text(markdown(report, before))
     return report, path
@@ -76,16 +94,80 @@ def _flatten(obj, prefix=""):
     if isinstance(obj, dict):
         for k, v in obj.items():
             yield from _flatten(v, f"{prefix}{k}.")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _flatten(v, f"{prefix}{i}.")
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         yield prefix[:-1], obj
 
 
-def markdown(report: dict, before: dict | None) -> str:
+HIGHER = re.compile(r"ratio|speedup|qps|recall|precision|ndcg|accuracy|lift|hit_rate|per_s\b|throughput", re.I)
+LOWER = re.compile(r"_ms\b|_s\b|seconds|latency|p50|p99|errors|_gb\b|_mb\b|loss", re.I)
+# (label, pattern over flattened keys): the figures the report leads with
+HEADLINES = [
+    ("TTFT ratio, original ÷ swapped", re.compile(r"ttft.*ratio", re.I)),
+    ("FLOPs ratio, original ÷ swapped", re.compile(r"flops.*ratio", re.I)),
+    ("accuracy", re.compile(r"(recall|ndcg|accuracy|lift)[@_]?\d*$", re.I)),
+    ("ANN recall / QPS", re.compile(r"(chosen|ann)\..*(recall|qps)|exact_qps", re.I)),
+    ("update latency", re.compile(r"update.*(p50|p99|mean)_ms", re.I)),
+    ("serving p99", re.compile(r"(homefeed|navigator)_p99_ms", re.I)),
+]
+TOLERANCE = 0.10  # a change under 10% is noise on a shared machine, not a regression
+
+
+def direction(key: str) -> str | None:
+    """'higher' or 'lower' is better, from the figure's name (its last part); None when it does not say."""
+    leaf = key.rsplit(".", 1)[-1]
+    for name in (leaf, key):
+        if HIGHER.search(name):
+            return "higher"
+        if LOWER.search(name):
+            return "lower"
+    return None
+
+
+def compare(report: dict, before: dict | None) -> dict:
+    """Every figure: value, previous value, relative change, direction, and whether it regressed."""
     old = dict(_flatten(before["results"])) if before else {}
-    lines = [f"# pinsandbox benchmarks — {report['created']}", "", "| figure | value | previous |", "|---|---:|---:|"]
+    out = {}
     for key, value in _flatten(report["results"]):
-        prev = old.get(key)
-        lines.append(f"| {key} | {value:.6g} | {'' if prev is None else f'{prev:.6g}'} |")
+        if key.endswith("wall_s"):
+            continue
+        prev, way = old.get(key), direction(key)
+        change = (value - prev) / abs(prev) if prev not in (None, 0) else None
+        worse = change is not None and way is not None and (
+            change < -TOLERANCE if way == "higher" else change > TOLERANCE)
+        out[key] = {"value": value, "previous": prev, "change": change, "direction": way, "regression": bool(worse)}
+    return out
+
+
+def headlines(comparison: dict) -> list[tuple[str, str, dict]]:
+    rows = []
+    for label, pattern in HEADLINES:
+        rows += [(label, k, c) for k, c in comparison.items() if pattern.search(k)]
+    return rows
+
+
+def _row(key: str, c: dict) -> str:
+    prev = "" if c["previous"] is None else f"{c['previous']:.6g}"
+    change = "" if c["change"] is None else f"{c['change'] * 100:+.0f}%"
+    flag = "⚠ regression" if c["regression"] else ""
+    better = {"higher": "↑", "lower": "↓", None: ""}[c["direction"]]
+    return f"| {key} | {c['value']:.6g} | {prev} | {change} | {better} | {flag} |"
+
+
+def markdown(report: dict, before: dict | None) -> str:
+    comparison = report.get("comparison") or compare(report, before)
+    head = "| figure | value | previous | change | better | |\n|---|---:|---:|---:|:-:|---|"
+    lines = [f"# pinsandbox benchmarks — {report['created']}", "",
+             f"Previous report: {before['created'] if before else 'none'}. "
+             f"Regressions (worse by more than {TOLERANCE:.0%}): {len(report.get('regressions', []))}.", ""]
+    errors = {name: r["error"] for name, r in report["results"].items() if "error" in r}
+    if errors:
+        lines += ["**Failed benchmarks:** " + "; ".join(f"{n}: {e}" for n, e in errors.items()), ""]
+    lines += ["## Headline figures", "", head]
+    lines += [_row(f"{label}: {key}", c) for label, key, c in headlines(comparison)]
+    lines += ["", "## Every figure", "", head] + [_row(k, c) for k, c in comparison.items()]
     return "\n".join(lines) + "\n"
 
 
