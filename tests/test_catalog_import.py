@@ -1,0 +1,198 @@
+"""Import: a Pinworld catalog round-trips through CSV + images; every bad input is refused with rows named
+and nothing written."""
+
+import importlib.util
+import os
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+import pinsandbox
+import pinsandbox.cli
+from pinsandbox.catalog import export_catalog, generate_pinworld, import_catalog, load_catalog, load_ground_truth
+from pinsandbox.errors import InvalidInput, NotFound
+
+
+def _nothing_written(sb):
+    assert not (sb.root / "catalog").exists()
+    assert not list((sb.root / "artifacts").rglob("*"))
+
+
+@pytest.fixture
+def good(tmp_path):
+    """A tiny valid catalog on disk: 3 pins (one text-only), 5 events, 1 board, 2 images."""
+    d = tmp_path / "mine"
+    (d / "img").mkdir(parents=True)
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(d / "img" / "a.png")
+    Image.new("RGB", (16, 16), (10, 200, 10)).save(d / "img" / "b.png")
+    pd.DataFrame({"pin_id": ["007", "p2", "p3"], "title": ["Red lamp", "Green rug", "Plain text pin"],
+                  "description": ["", "wool", ""], "image": ["a.png", "b.png", None], "price": [19.5, 80, None],
+                  "brand": ["x", "y", "z"]}).to_csv(d / "pins.csv", index=False)
+    pd.DataFrame({"pinner_id": ["u1", "u1", "u2", "u2", "u1"], "pin_id": ["007", "p2", "007", "p3", "p3"],
+                  "action": ["impression", "save", "click", "closeup", "merchant_click"],
+                  "ts": ["2025-01-01T10:00:00Z", "2025-01-02 11:00", "1735900000", "2025-01-05T00:00:00+02:00", "1736200000.5"],
+                  "board_id": [None, "b1", None, None, None]}).to_csv(d / "events.csv", index=False)
+    pd.DataFrame({"board_id": ["b1"], "pinner_id": ["u1"], "name": ["lamps"]}).to_csv(d / "boards.csv", index=False)
+    return d
+
+
+def _import(sb, d, **kw):
+    args = dict(pins=d / "pins.csv", events=d / "events.csv", boards=d / "boards.csv", images=d / "img")
+    args.update(kw)
+    return import_catalog(sb, **args, progress=False)
+
+
+def test_import_keeps_ids_metadata_and_parses_every_timestamp_form(sandbox, good):
+    cat = _import(sandbox, good)
+    assert cat.artifact_id.startswith("catalog/imported@") and cat.source == "imported"
+    assert cat.pins["pin_id"].tolist() == ["007", "p2", "p3"]  # ids stay text
+    assert {"price", "brand"} <= set(cat.pins.columns) and cat.pins["description"].tolist() == ["", "wool", ""]
+    assert cat.image_path("p3") is None and cat.image_path("007").read_bytes()[:4] == b"\x89PNG"
+    assert str(cat.events["ts"].dtype) == "datetime64[us, UTC]"
+    assert cat.events["ts"].tolist() == sorted(cat.events["ts"])
+    assert pd.Timestamp("2025-01-04T22:00:00Z") in set(cat.events["ts"])  # +02:00 converted to UTC
+    assert cat.cutoff == cat.events["ts"].quantile(0.8)
+    with pytest.raises(NotFound, match="ground truth exists only for generated Pinworld"):
+        load_ground_truth(sandbox)
+
+
+def test_text_only_parquet_catalog_without_boards(sandbox, tmp_path):
+    pd.DataFrame({"pin_id": ["a", "b"], "title": ["one", "two"]}).to_parquet(tmp_path / "pins.parquet")
+    pd.DataFrame({"pinner_id": ["u", "u"], "pin_id": ["a", "b"], "action": ["click", "save"],
+                  "ts": pd.to_datetime(["2025-01-01", "2025-01-02"])}).to_parquet(tmp_path / "events.parquet")
+    cat = import_catalog(sandbox, tmp_path / "pins.parquet", tmp_path / "events.parquet", progress=False)
+    assert cat.pins["image"].isna().all() and cat.boards.empty and cat.events["board_id"].isna().all()
+
+
+def test_pinworld_round_trips_through_csv_and_images(sandbox, tmp_path):
+    original = generate_pinworld(sandbox, 200, 50, seed=1, progress=False)
+    out = export_catalog(sandbox, tmp_path / "export")
+    assert sorted(p.name for p in out.iterdir()) == ["boards.csv", "events.csv", "images", "pins.csv"]
+    other = pinsandbox.create("bob")
+    back = import_catalog(other, out / "pins.csv", out / "events.csv", out / "boards.csv", out / "images", progress=False)
+    pd.testing.assert_frame_equal(back.pins, original.pins)
+    pd.testing.assert_frame_equal(back.events, original.events)
+    pd.testing.assert_frame_equal(back.boards, original.boards)
+    for image in original.pins["image"].head(20):
+        assert (back.images_dir / image).read_bytes() == (original.images_dir / image).read_bytes()
+
+
+def _refused(sb, d, *expected, **kw):
+    with pytest.raises(InvalidInput) as err:
+        _import(sb, d, **kw)
+    message = str(err.value)
+    for text in expected:
+        assert text in message, f"{text!r} not in:\n{message}"
+    _nothing_written(sb)
+    return message
+
+
+def test_missing_columns(sandbox, good):
+    pd.read_csv(good / "events.csv").drop(columns=["action"]).to_csv(good / "events.csv", index=False)
+    pd.read_csv(good / "pins.csv").drop(columns=["title"]).to_csv(good / "pins.csv", index=False)
+    _refused(sandbox, good, "pins.csv: missing column 'title'", "events.csv: missing column 'action'")
+
+
+def test_duplicate_pin_ids(sandbox, good):
+    pins = pd.read_csv(good / "pins.csv", dtype=str)
+    pins.loc[2, "pin_id"] = "007"
+    pins.to_csv(good / "pins.csv", index=False)
+    _refused(sandbox, good, "duplicate pin_id '007' at rows 1, 3")
+
+
+def test_events_pointing_at_unknown_pins_and_unknown_actions(sandbox, good):
+    ev = pd.read_csv(good / "events.csv", dtype=str)
+    ev.loc[1, "pin_id"] = "ghost"
+    ev.loc[3, "action"] = "like"
+    ev.loc[4, "action"] = "repin"
+    ev.to_csv(good / "events.csv", index=False)
+    _refused(sandbox, good, "pin_id 'ghost' at row 2 is not in the pins file",
+             "unknown action 'like', 'repin' at rows 4, 5: use one of impression, closeup, click, save, merchant_click")
+
+
+def test_unparseable_timestamps(sandbox, good):
+    ev = pd.read_csv(good / "events.csv", dtype=str)
+    ev.loc[0, "ts"] = "yesterday"
+    ev.loc[2, "ts"] = "2025-13-45"
+    ev.to_csv(good / "events.csv", index=False)
+    _refused(sandbox, good, "timestamps at rows 1, 3 cannot be parsed (e.g. 'yesterday')")
+
+
+def test_missing_unreadable_and_escaping_images(sandbox, good):
+    (good / "img" / "b.png").write_text("not a png")
+    pins = pd.read_csv(good / "pins.csv", dtype=str)
+    pins.loc[0, "image"] = "gone.png"
+    pins.loc[2, "image"] = "../pins.csv"
+    pins.to_csv(good / "pins.csv", index=False)
+    _refused(sandbox, good, "image files at row 1 are missing", "image files at row 2 cannot be read as images",
+             "image paths at row 3 leave the images folder")
+
+
+def test_images_named_but_no_folder_given(sandbox, good):
+    _refused(sandbox, good, "rows 1, 2 name an image but no images folder was given", images=None)
+
+
+def test_wrong_types_and_empty_values(sandbox, good, tmp_path):
+    pd.DataFrame({"pin_id": [1, 2], "title": ["a", None]}).to_parquet(tmp_path / "pins.parquet")
+    pd.DataFrame({"pinner_id": ["u", None], "pin_id": ["1", "2"], "action": ["save", "click"],
+                  "ts": [1736000000, 1736000001]}).to_parquet(tmp_path / "events.parquet")
+    message = _refused(sandbox, good, "pins.parquet: column 'pin_id' must be text but holds int64 values (at rows 1, 2)",
+                       "pins.parquet: column 'title' is empty at row 2", "events.parquet: column 'pinner_id' is empty at row 2",
+                       pins=tmp_path / "pins.parquet", events=tmp_path / "events.parquet", boards=None, images=None)
+    assert message.startswith("catalog import refused, 3 problem(s) found and nothing was written")
+
+
+def test_every_problem_is_reported_at_once(sandbox, good):
+    pins = pd.read_csv(good / "pins.csv", dtype=str)
+    pins.loc[1, "pin_id"] = "007"
+    pins.to_csv(good / "pins.csv", index=False)
+    ev = pd.read_csv(good / "events.csv", dtype=str)
+    ev.loc[0, ["action", "ts"]] = ["like", "soon"]
+    ev.loc[1, "board_id"] = "no-such-board"
+    ev.to_csv(good / "events.csv", index=False)
+    message = _refused(sandbox, good, "duplicate pin_id", "unknown action", "cannot be parsed",
+                       "board_id 'no-such-board' at row 2 is not in the boards file",
+                       "pin_id 'p2' at row 2 is not in the pins file")  # p2 was renamed away above
+    assert message.count("\n  - ") == 5
+
+
+def test_unknown_format_and_missing_file(sandbox, good):
+    (good / "pins.xlsx").write_text("x")
+    _refused(sandbox, good, "unknown format '.xlsx'", pins=good / "pins.xlsx")
+    _refused(sandbox, good, "does not exist", events=good / "nope.csv")
+
+
+def test_a_failed_import_leaves_the_previous_catalog_in_place(sandbox, good):
+    before = _import(sandbox, good)
+    ev = pd.read_csv(good / "events.csv", dtype=str)
+    ev.loc[0, "action"] = "like"
+    ev.to_csv(good / "events.csv", index=False)
+    with pytest.raises(InvalidInput):
+        _import(sandbox, good)
+    assert load_catalog(sandbox).artifact_id == before.artifact_id
+    assert len(list((sandbox.root / "artifacts" / "catalog").glob("imported@*"))) == 1
+
+
+def test_cli_data_commands(sandbox, good, tmp_path, capsys, monkeypatch):
+    # the data commands, next to whichever other command modules exist on this branch
+    modules = [m for m in pinsandbox.cli.COMMAND_MODULES if importlib.util.find_spec(m) and m != "pinsandbox.catalog.cli"]
+    monkeypatch.setattr(pinsandbox.cli, "COMMAND_MODULES", modules + ["pinsandbox.catalog.cli"])
+    assert pinsandbox.cli.main(["data", "pinworld", "--sandbox", "alice", "--pins", "120", "--pinners", "30", "--image-size", "64"]) == 0
+    assert "generated Catalog(catalog/pinworld@" in capsys.readouterr().out
+    assert pinsandbox.cli.main(["data", "export", "--sandbox", "alice", "--out", str(tmp_path / "out")]) == 0
+    pinsandbox.create("bob")
+    assert pinsandbox.cli.main(["data", "import", "--sandbox", "bob", "--pins", str(tmp_path / "out" / "pins.csv"),
+                                "--events", str(tmp_path / "out" / "events.csv"), "--images", str(tmp_path / "out" / "images")]) == 0
+    assert "imported Catalog(catalog/imported@" in capsys.readouterr().out
+    pd.read_csv(good / "pins.csv").drop(columns=["title"]).to_csv(good / "pins.csv", index=False)
+    pinsandbox.create("carol")
+    code = pinsandbox.cli.main(["data", "import", "--sandbox", "carol", "--pins", str(good / "pins.csv"),
+                                "--events", str(good / "events.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "pinsandbox: error: catalog import refused" in err and "missing column 'title'" in err
+    assert "Traceback" not in err
+    _nothing_written(pinsandbox.open_sandbox("carol"))
+    assert pinsandbox.cli.main(["data", "show", "--sandbox", "bob"]) == 0
+    assert '"source": "imported"' in capsys.readouterr().out
+    assert os.environ["PINSANDBOX_SANDBOX"]  # the fixture's current sandbox is untouched
