@@ -1,0 +1,42 @@
+"""Configuration of the embeddings stage (plain dataclasses; no heavy imports)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 400
+    batch_size: int = 256  # positive pairs per step; every other pair's pin is an in-batch negative
+    n_negatives: int = 256  # extra pins sampled uniformly as negatives for every anchor
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    clip_weight: float = 0.5  # image↔text contrastive alignment
+    engagement_weight: float = 1.0  # co-engaged / same-board pins pulled together
+    temperature: float = 0.07  # of the engagement objective
+    seed: int = 0
+    threads: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EmbeddingsConfig:
+    dim: int = 256
+    image_size: int = 32
+    train: TrainConfig = field(default_factory=TrainConfig)
+    pair_window: int = 5  # co-engaged = within this many steps of each other in a pinner's history
+    max_pairs: int = 200_000
+    engine: str = "local"  # precompute engine: local | ray
+    shard_size: int = 512
+    hnsw_m: int = 32
+    k: int = 10
+    pool_size: int | None = 1000  # candidate pool of the item-to-item evaluation
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+

@@ -1,0 +1,190 @@
+"""The stage end to end: train the encoder, precompute both vector sets, index them, evaluate, publish.
+
+Artifacts written (stage `embeddings`):
+- `encoder`: the trained PinEncoder (save_pretrained-style: config.json + model.safetensors) and its loss history;
+- `proprietary`, `off-the-shelf`: vectors.npy (float32 N×d, L2-normalised), pin_ids.parquet, FAISS indexes
+  (index_exact.faiss, index_hnsw.faiss) and index.json (ANN recall@10 vs exact); the manifest names the encoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pinsandbox.embeddings.catalog_access import load_catalog, load_ground_truth
+from pinsandbox.embeddings.config import EmbeddingsConfig
+from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, build_features
+from pinsandbox.embeddings.index import PinIndex, check_vectors
+from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.sandbox import resolve
+
+KINDS = ("proprietary", "off-the-shelf")
+OFF_THE_SHELF_ENCODER = "all-MiniLM-L6-v2(title+description) + colour-histogram/HOG(image) → PCA"
+
+
+@dataclass
+class PinVectors:
+    pin_ids: np.ndarray = field(repr=False)
+    vectors: np.ndarray = field(repr=False)
+    artifact_id: str
+    dim: int
+
+
+@dataclass
+class EmbeddingsResult:
+    encoder_id: str
+    vector_ids: dict[str, str]
+    history: pd.DataFrame
+    precompute: dict
+    ann_recall: dict[str, float]
+    evaluation: dict[str, dict]
+    style_probe: dict[str, float] | None
+
+
+def prepare(sandbox=None, config: EmbeddingsConfig = EmbeddingsConfig(), progress: bool = True):
+    """(catalog, truth, vocab, features) — everything read from the catalog, checked."""
+    catalog = load_catalog(sandbox)
+    if catalog.pins.empty:
+        raise InvalidInput(f"catalog {catalog.artifact_id} has no pins: import or generate a catalog with pins")
+    truth = load_ground_truth(sandbox)
+    vocab = MetadataVocab.fit(catalog.pins)
+    images_dir = catalog.images_dir if "image" in catalog.pins and catalog.pins["image"].notna().any() else None
+    features = build_features(catalog.pins, images_dir, vocab, config.image_size, progress=progress)
+    return catalog, truth, vocab, features
+
+
+def fit_encoder(catalog, features: PinFeatures, vocab: MetadataVocab, config: EmbeddingsConfig, progress=True):
+    """Train on the catalog's history before its cutoff. Returns (encoder, loss history)."""
+    from pinsandbox.embeddings.encoder import EncoderConfig
+    from pinsandbox.embeddings.pairs import training_pairs
+    from pinsandbox.embeddings.train import train_encoder
+
+    pairs = (training_pairs(catalog, window=config.pair_window, max_pairs=config.max_pairs, seed=config.seed)
+             if config.train.engagement_weight > 0 else pd.DataFrame({"a": [], "b": []}))
+    enc_cfg = EncoderConfig(dim=config.dim, image_size=config.image_size, use_images=bool(features.has_image.any()), vocab=vocab)
+    return train_encoder(features, pairs, config.train, enc_cfg, progress=progress)
+
+
+def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: EmbeddingsConfig) -> str:
+    with sb.artifacts.write("embeddings", "encoder", params=config.to_dict(), inputs=[catalog.artifact_id]) as w:
+        encoder.save_pretrained(w.path / "model")
+        history.to_parquet(w.path / "loss_history.parquet", index=False)
+        w.metadata["cutoff"] = str(catalog.cutoff)
+    return sb.artifacts.current_id("embeddings", "encoder")
+
+
+def load_encoder(sandbox=None):
+    """The trained PinEncoder of a sandbox (for the next stages, or to embed new pins)."""
+    from pinsandbox.embeddings.encoder import PinEncoder
+
+    art = resolve(sandbox).artifacts.read("embeddings", "encoder")
+    return PinEncoder.from_pretrained(art.path / "model")
+
+
+def precompute_proprietary(sb, features: PinFeatures, config: EmbeddingsConfig, progress: bool = True):
+    """Embed every pin with the published encoder. Resumable: the work folder survives an interruption."""
+    from pinsandbox.embeddings.precompute import precompute
+
+    encoder_art = sb.artifacts.read("embeddings", "encoder")
+    key = hashlib.sha256((encoder_art.id + "|" + "|".join(features.pin_ids[:1000])).encode()).hexdigest()[:16]
+    work = sb.path(f"tmp/embeddings-precompute/{key}")
+    work.mkdir(parents=True, exist_ok=True)
+    features_path = work / "features.npz"
+    if not features_path.exists():
+        tmp = work / "features.tmp.npz"
+        features.save(tmp)
+        tmp.rename(features_path)
+    vectors, stats = precompute(encoder_art.path / "model", features_path, len(features), work / "shards",
+                                engine=config.engine, shard_size=config.shard_size, progress=progress)
+    return vectors, stats, work
+
+
+def publish_vectors(sb, kind: str, pin_ids: np.ndarray, vectors: np.ndarray, encoder: str, inputs: list[str],
+                    config: EmbeddingsConfig) -> tuple[str, float]:
+    """Index and publish one vector set. Returns (artifact id, ANN recall@k against exact)."""
+    vectors = check_vectors(vectors, f"{kind} vectors")
+    norms = np.linalg.norm(vectors, axis=1)
+    if not np.allclose(norms, 1, atol=1e-3):
+        raise InvalidInput(f"{kind} vectors are not L2-normalised (norms {norms.min():.3f}…{norms.max():.3f})")
+    index = PinIndex.build(pin_ids, vectors, m=config.hnsw_m)
+    recall = index.ann_recall(vectors, k=config.k, seed=config.seed)
+    with sb.artifacts.write("embeddings", kind, params=config.to_dict(), inputs=inputs) as w:
+        np.save(w.path / "vectors.npy", vectors)
+        pd.DataFrame({"pin_id": pd.array(pin_ids, dtype="string")}).to_parquet(w.path / "pin_ids.parquet", index=False)
+        index.save(w.path)
+        pd.Series({"ann": "hnsw", "hnsw_m": config.hnsw_m, f"ann_recall@{config.k}": recall}).to_json(w.path / "index.json")
+        w.metadata["encoder"] = encoder
+        w.metadata["dim"] = int(vectors.shape[1])
+    return sb.artifacts.current_id("embeddings", kind), recall
+
+
+def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: EmbeddingsConfig):
+    """(item-to-item results per kind, style-probe accuracy per kind or None when there is no ground truth)."""
+    from pinsandbox.embeddings.evaluate import item_to_item, style_probe
+    from pinsandbox.embeddings.pairs import heldout_pairs
+
+    pairs = heldout_pairs(catalog, truth)
+    if pairs.empty:
+        raise InvalidInput(f"catalog {catalog.artifact_id} has no held-out co-engagement pairs after its cutoff "
+                           f"{catalog.cutoff}: item-to-item evaluation needs events on both sides of the cutoff")
+    results = {k: item_to_item(v.pin_ids, v.vectors, pairs, k=config.k, pool_size=config.pool_size, seed=config.seed)
+               for k, v in vectors.items()}
+    styles = getattr(truth, "pin_styles", None) if truth is not None else None
+    probe = {k: style_probe(v.pin_ids, v.vectors, styles, seed=config.seed) for k, v in vectors.items()} if styles is not None else None
+    return results, probe
+
+
+def fit_and_publish(sandbox=None, config: EmbeddingsConfig = EmbeddingsConfig(), progress: bool = True) -> EmbeddingsResult:
+    """Train, precompute, index, evaluate; publish `embeddings/{encoder,proprietary,off-the-shelf}`."""
+    from pinsandbox.embeddings.offtheshelf import off_the_shelf_vectors
+
+    sb = resolve(sandbox)
+    catalog, truth, vocab, features = prepare(sb, config, progress)
+    encoder, history = fit_encoder(catalog, features, vocab, config, progress)
+    encoder_id = publish_encoder(sb, encoder, history, catalog, config)
+    prop, stats, work = precompute_proprietary(sb, features, config, progress)
+    ots = off_the_shelf_vectors(features, dim=config.dim, seed=config.seed)
+    ids, recalls = {}, {}
+    ids["proprietary"], recalls["proprietary"] = publish_vectors(sb, "proprietary", features.pin_ids, prop, encoder_id,
+                                                                 [catalog.artifact_id, encoder_id], config)
+    ids["off-the-shelf"], recalls["off-the-shelf"] = publish_vectors(sb, "off-the-shelf", features.pin_ids, ots,
+                                                                     OFF_THE_SHELF_ENCODER, [catalog.artifact_id], config)
+    shutil.rmtree(work, ignore_errors=True)  # published: the resumable work folder is no longer needed
+    vecs = {k: PinVectors(features.pin_ids, v, ids[k], v.shape[1]) for k, v in (("proprietary", prop), ("off-the-shelf", ots))}
+    evaluation, probe = evaluate_vectors(catalog, truth, vecs, config)
+    return EmbeddingsResult(encoder_id, ids, history, stats, recalls, evaluation, probe)
+
+
+def load_vectors(kind: str = "proprietary", sandbox=None) -> PinVectors:
+    """A published vector set of a sandbox: pin ids, float32 L2-normalised vectors, artifact id, dimension."""
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown vector kind {kind!r}: use one of {', '.join(KINDS)}")
+    art = resolve(sandbox).artifacts.read("embeddings", kind)
+    vectors = np.load(art.file("vectors.npy"))
+    pin_ids = pd.read_parquet(art.file("pin_ids.parquet"))["pin_id"].astype(str).to_numpy()
+    return PinVectors(pin_ids, vectors, art.id, int(vectors.shape[1]))
+
+
+def load_index(kind: str = "proprietary", sandbox=None) -> PinIndex:
+    art = resolve(sandbox).artifacts.read("embeddings", kind)
+    pin_ids = pd.read_parquet(art.file("pin_ids.parquet"))["pin_id"].astype(str).to_numpy()
+    return PinIndex.load(art.path, pin_ids)
+
+
+def similar_pins(pin_id: str, k: int = 10, kind: str = "proprietary", sandbox=None, exact: bool = False) -> pd.DataFrame:
+    """The k pins most similar to `pin_id` (itself excluded): columns rank, pin_id, score."""
+    if k < 1:
+        raise InvalidInput(f"k must be at least 1, got {k}")
+    vecs = load_vectors(kind, sandbox)
+    where = np.flatnonzero(vecs.pin_ids == str(pin_id))
+    if not len(where):
+        raise NotFound(f"pin {pin_id!r} has no {kind} vector in {vecs.artifact_id}: check the pin id "
+                       "(or re-run the embeddings stage after adding pins)")
+    index = load_index(kind, sandbox)
+    scores, rows = index.search(vecs.vectors[where[0]], k + 1, exact=exact)
+    out = [(vecs.pin_ids[r], float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0 and r != where[0]][:k]
+    return pd.DataFrame({"rank": np.arange(1, len(out) + 1), "pin_id": [p for p, _ in out], "score": [s for _, s in out]})

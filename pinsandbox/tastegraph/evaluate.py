@@ -1,0 +1,116 @@
+"""One evaluation path for every method: recall@K, NDCG@K, hit-rate@K and interest coverage on a temporal split.
+
+A model is anything with `recommend_many(pinner_ids, k, exclude_seen=True) -> {pinner_id: [pin_id, ...]}`
+(or `recommend`). Targets are the pins a pinner *engaged* with (not mere impressions) after the cutoff,
+minus pins they had already engaged with before it (the homefeed excludes those).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pinsandbox.errors import InvalidInput
+from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, ENGAGEMENTS, prepare_events
+
+
+def temporal_split(events: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events before cutoff, events at/after it)."""
+    events = prepare_events(events)
+    cutoff = pd.Timestamp(cutoff)
+    cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+    before = events["ts"] < cutoff
+    return events[before].reset_index(drop=True), events[~before].reset_index(drop=True)
+
+
+def validation_split(train_events: pd.DataFrame, fraction: float = 0.15) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out the last `fraction` of the *training* period for tuning, so the test window is never tuned on."""
+    events = prepare_events(train_events, what="training events")
+    return temporal_split(events, events["ts"].quantile(1 - fraction))
+
+
+def targets_of(train_events: pd.DataFrame, test_events: pd.DataFrame) -> dict[str, set[str]]:
+    """pinner_id -> pins engaged in the test window that they had not engaged before it."""
+    test = test_events[test_events["action"].isin(ENGAGEMENTS)]
+    if test.empty:
+        raise InvalidInput(
+            "the test window has no engagements (closeup, click, save or merchant_click) to evaluate against: "
+            "move the cutoff earlier (e.g. --before an earlier time) or add more recent events"
+        )
+    train = train_events[train_events["action"].isin(ENGAGEMENTS)]
+    seen = set(zip(train["pinner_id"], train["pin_id"]))
+    out: dict[str, set[str]] = {}
+    for u, p in zip(test["pinner_id"], test["pin_id"]):
+        if (u, p) not in seen:
+            out.setdefault(u, set()).add(p)
+    return out
+
+
+def main_groups(train_events: pd.DataFrame, pin_groups: pd.Series, min_share: float = 0.1) -> dict[str, set]:
+    """A pinner's interest groups: pin groups holding at least `min_share` of their engagement weight."""
+    eng = train_events[train_events["action"].isin(ENGAGEMENTS)]
+    df = pd.DataFrame({"pinner_id": eng["pinner_id"].to_numpy(), "group": pin_groups.reindex(eng["pin_id"]).to_numpy(),
+                       "w": eng["action"].map(ACTION_WEIGHTS).to_numpy()}).dropna()
+    w = df.groupby(["pinner_id", "group"])["w"].sum()
+    share = w / w.groupby(level=0).transform("sum")
+    keep = share[share >= min_share].reset_index()
+    return keep.groupby("pinner_id")["group"].agg(set).to_dict()
+
+
+def evaluate(model, train_events: pd.DataFrame, test_events: pd.DataFrame, *, k: int = 10,
+             pin_groups: pd.Series | None = None, targets: dict[str, set[str]] | None = None) -> dict:
+    """Mean recall@k, ndcg@k, hit_rate@k (and interest_coverage@k when `pin_groups` is given) over pinners with targets.
+
+    `pin_groups` maps pin_id -> a taste group (e.g. a k-means cluster of pin vectors, or a category column);
+    interest coverage is the share of a pinner's main groups that their top-k touches.
+    """
+    targets = targets if targets is not None else targets_of(train_events, test_events)
+    pinners = sorted(targets)
+    recs = _recommend_all(model, pinners, k)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    recall, ndcg, hit, cover = [], [], [], []
+    groups = main_groups(train_events, pin_groups) if pin_groups is not None else {}
+    for u in pinners:
+        rec, tgt = recs[u][:k], targets[u]
+        rel = np.array([p in tgt for p in rec], dtype=float)
+        recall.append(rel.sum() / min(len(tgt), k))
+        ideal = discount[: min(len(tgt), k)].sum()
+        ndcg.append(float((rel * discount[: len(rel)]).sum() / ideal))
+        hit.append(float(rel.any()))
+        if u in groups:
+            got = set(pin_groups.reindex(rec).dropna())
+            cover.append(len(got & groups[u]) / len(groups[u]))
+    out = {f"recall@{k}": float(np.mean(recall)), f"ndcg@{k}": float(np.mean(ndcg)),
+           f"hit_rate@{k}": float(np.mean(hit)), "pinners": len(pinners)}
+    if pin_groups is not None:
+        out[f"interest_coverage@{k}"] = float(np.mean(cover)) if cover else float("nan")
+    return out
+
+
+def compare(models: dict, train_events, test_events, *, k: int = 10, pin_groups=None) -> pd.DataFrame:
+    """One table, one row per method, every method through `evaluate`."""
+    targets = targets_of(train_events, test_events)
+    rows = {name: evaluate(m, train_events, test_events, k=k, pin_groups=pin_groups, targets=targets)
+            for name, m in models.items()}
+    return pd.DataFrame(rows).T.rename_axis("method")
+
+
+def split_test_for_realtime(test_events: pd.DataFrame, first_n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per pinner, their first `first_n` test-window engagements (fed online) and everything after them (evaluated).
+
+    Only pinners with at least one engagement after those first ones take part, so both arms score the same pinners.
+    """
+    eng = test_events[test_events["action"].isin(ENGAGEMENTS)].sort_values("ts", kind="stable")
+    order = eng.groupby("pinner_id").cumcount()
+    first = eng[order < first_n]
+    rest = eng[order >= first_n]
+    first = first[first["pinner_id"].isin(rest["pinner_id"])]
+    if rest.empty:
+        raise InvalidInput(f"no pinner has more than {first_n} engagements in the test window: lower first_n or widen the window")
+    return first.reset_index(drop=True), rest.reset_index(drop=True)
+
+
+def _recommend_all(model, pinners, k):
+    if hasattr(model, "recommend_many"):
+        return model.recommend_many(pinners, k, exclude_seen=True)
+    return {u: model.recommend(u, k, exclude_seen=True) for u in pinners}

@@ -1,0 +1,97 @@
+"""Multi-interest pinner representations, PinnerSage-style, on two clocks.
+
+Batch: cluster the vectors of the pins a pinner engaged with (Ward), keep the few most important clusters,
+each as a medoid pin + a centre + an importance (engagement weight decayed by recency).
+Online: every event decays the importances to its time, then either moves the nearest interest towards the
+pin or, if no interest is close, spawns a new one — so the very next recommendation reflects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+
+@dataclass
+class InterestConfig:
+    max_interests: int = 5  # PinnerSage keeps a handful per pinner
+    ward_threshold: float = 1.0  # Ward merge distance that stops clustering (unit vectors: ~1 ≈ different tastes)
+    spawn_similarity: float = 0.5  # an online pin less similar than this to every interest starts a new one
+    half_life_days: float = 30.0  # importance halves every this many days without engagement
+    max_history: int = 200  # most recent distinct pins clustered per pinner (bounds batch cost)
+    recent_pins: int = 20  # pins kept for the random walks' starting points
+
+
+@dataclass
+class PinnerState:
+    """One pinner's interests. Importances are as of `as_of` (seconds); decay is applied lazily."""
+
+    centers: np.ndarray  # (m, d) float32, unit rows
+    importance: np.ndarray  # (m,)
+    medoids: np.ndarray  # (m,) pin row indexes
+    as_of: float
+    recent: list = field(default_factory=list)  # (pin row, weight) newest last
+    seen: set = field(default_factory=set)  # pin rows engaged with (excluded from the homefeed)
+
+    def decayed(self, t: float, half_life_days: float) -> np.ndarray:
+        return self.importance * 0.5 ** (max(t - self.as_of, 0.0) / (86400.0 * half_life_days))
+
+    def copy(self) -> "PinnerState":
+        return PinnerState(self.centers.copy(), self.importance.copy(), self.medoids.copy(), self.as_of,
+                           list(self.recent), set(self.seen))
+
+
+def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: InterestConfig, t: float) -> PinnerState:
+    """Batch interests from one pinner's engaged pins (`rows`, already de-duplicated) and their weights."""
+    X = vectors[rows].astype(np.float64)
+    if len(rows) == 1:
+        labels = np.zeros(1, dtype=int)
+    else:
+        labels = fcluster(linkage(X, method="ward"), cfg.ward_threshold, criterion="distance") - 1
+    n = labels.max() + 1
+    imp = np.bincount(labels, weights=weights, minlength=n)
+    keep = np.argsort(-imp, kind="stable")[: cfg.max_interests]
+    centers, medoids = [], []
+    for c in keep:
+        members = np.flatnonzero(labels == c)
+        Xc, wc = X[members], weights[members]
+        center = (wc[:, None] * Xc).sum(0)
+        centers.append(center / (np.linalg.norm(center) + 1e-12))
+        # medoid: the member with the least summed squared distance to the others (a real pin to show)
+        d2 = ((Xc[:, None, :] - Xc[None, :, :]) ** 2).sum(-1) @ wc
+        medoids.append(rows[members[np.argmin(d2)]])
+    return PinnerState(np.asarray(centers, dtype=np.float32), imp[keep].astype(np.float64), np.asarray(medoids), t)
+
+
+def update_pinner(state: PinnerState, row: int, vectors: np.ndarray, weight: float, t: float, cfg: InterestConfig,
+                  engaged: bool) -> None:
+    """Online update for one event on pin `row`: decay, then move the nearest interest or spawn a new one."""
+    state.importance = state.decayed(t, cfg.half_life_days)
+    state.as_of = max(t, state.as_of)
+    if not engaged:  # an impression is not a preference; it only ages the interests
+        return
+    vector = vectors[row]
+    state.seen.add(row)
+    state.recent.append((row, weight))
+    del state.recent[: -cfg.recent_pins]
+    if len(state.importance):
+        sims = state.centers @ vector
+        j = int(np.argmax(sims))
+        if sims[j] >= cfg.spawn_similarity:
+            # move: the centre becomes the importance-weighted mean of itself and the new pin
+            c = state.importance[j] * state.centers[j] + weight * vector
+            state.centers[j] = c / (np.linalg.norm(c) + 1e-12)
+            state.importance[j] += weight
+            if vector @ state.centers[j] > vectors[state.medoids[j]] @ state.centers[j]:
+                state.medoids[j] = row  # the new pin now represents the interest best
+            return
+    # spawn: a taste this pinner has not shown before
+    state.centers = np.vstack([state.centers, vector[None, :]]).astype(np.float32)
+    state.importance = np.append(state.importance, weight)
+    state.medoids = np.append(state.medoids, row)
+    if len(state.importance) > cfg.max_interests:
+        # drop the weakest *old* interest: the new taste must get a chance to grow
+        keep = np.arange(len(state.importance)) != int(np.argmin(state.importance[:-1]))
+        state.centers, state.importance, state.medoids = state.centers[keep], state.importance[keep], state.medoids[keep]

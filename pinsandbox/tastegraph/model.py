@@ -1,0 +1,369 @@
+"""`TasteGraph`: the graph, multi-interest pinners on two clocks, and the blended, diverse homefeed.
+
+    tg = TasteGraph(TasteGraphConfig()).fit(train_events, (pin_ids, vectors))
+    tg.recommend("pinner-1", k=10)          # blended homefeed, engaged pins excluded
+    tg.update({"pinner_id": "pinner-1", "pin_id": "p9", "action": "save", "ts": ...})   # online clock
+    tg.recommend("pinner-1", k=10)          # already reflects the save
+    tg.reconcile()                           # batch clock: re-cluster everyone the online clock touched
+
+Candidate sources: embedding retrieval (FAISS over each interest, quota by importance), Pixie random walks
+from the pinner's recent pins, and LightGCN's precomputed top pins. Sources are fused by weighted reciprocal
+rank, then re-ranked so no single interest crowds out the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, ENGAGEMENTS, build_graph, check_known_pins, prepare_events, to_utc
+from pinsandbox.tastegraph.interests import InterestConfig, PinnerState, fit_pinner, update_pinner
+from pinsandbox.tastegraph.lightgcn import GNNConfig, LightGCN
+from pinsandbox.tastegraph.walks import PixieWalker, WalkConfig
+
+SOURCES = ("interests", "walks", "gnn")
+
+
+@dataclass
+class TasteGraphConfig:
+    half_life_days: float = 30.0
+    interests: InterestConfig = field(default_factory=InterestConfig)
+    walks: WalkConfig = field(default_factory=WalkConfig)
+    gnn: GNNConfig | None = field(default_factory=GNNConfig)  # None: no learned source (e.g. huge catalogs)
+    blend: dict = field(default_factory=lambda: {"interests": 1.0, "walks": 1.0, "gnn": 1.0})
+    candidates: int = 200  # per source
+    rrf_k: float = 10.0  # reciprocal-rank fusion: score = weight / (rrf_k + rank)
+    diversity: float = 0.85  # each pin already taken from an interest multiplies the next one's score by this
+    cold_groups: int = 20  # taste groups (k-means of pin vectors) that cold-start feeds are spread over
+    hnsw_above: int = 100_000  # exact FAISS search below this many pins, HNSW above
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TasteGraphConfig":
+        d = dict(d)
+        d["interests"] = InterestConfig(**d.get("interests", {}))
+        d["walks"] = WalkConfig(**d.get("walks", {}))
+        d["gnn"] = GNNConfig(**d["gnn"]) if d.get("gnn") else None
+        return cls(**d)
+
+
+def _as_vectors(pin_vectors):
+    """(pin_ids, vectors) from a PinVectors-like object or a tuple; None passes through."""
+    if pin_vectors is None:
+        return None, None
+    if isinstance(pin_vectors, tuple):
+        ids, vecs = pin_vectors
+    else:
+        ids, vecs = pin_vectors.pin_ids, pin_vectors.vectors
+    ids = np.asarray(ids).astype(str)
+    vecs = np.asarray(vecs, dtype=np.float32)
+    if vecs.ndim != 2 or len(ids) != len(vecs):
+        raise InvalidInput(f"pin vectors must be an N×d matrix with N pin ids; got {vecs.shape} for {len(ids)} ids")
+    return ids, vecs
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+class TasteGraph:
+    def __init__(self, config: TasteGraphConfig | None = None):
+        self.config = config or TasteGraphConfig()
+        self.fitted = False
+
+    # -- batch clock ------------------------------------------------------------------------------
+    def fit(self, train_events: pd.DataFrame, pin_vectors=None, *, pins=None, progress=None) -> "TasteGraph":
+        """Build the graph, batch interests and candidate sources from `train_events` (all before the cutoff).
+
+        `pin_vectors`: PinVectors or (pin_ids, vectors); without them (text-only or vector-less catalogs) pins are
+        embedded from the graph itself (truncated SVD of the engagement matrix). `pins`: the catalog's pin ids.
+        """
+        cfg = self.config
+        events = prepare_events(train_events, what="training events")
+        if events.empty:
+            raise InvalidInput("no training events: fit needs at least one event before the cutoff")
+        ids, vecs = _as_vectors(pin_vectors)
+        universe = pins if pins is not None else (ids if ids is not None else pd.unique(events["pin_id"]))
+        self.pins = pd.Index(np.asarray(universe).astype(str), name="pin_id")
+        if self.pins.has_duplicates:
+            raise InvalidInput("pin ids must be unique")
+        check_known_pins(events, self.pins, what="training events")
+        self.events = events
+        self._online: list[dict] = []
+        self.graph = build_graph(events, self.pins, half_life_days=cfg.half_life_days)
+        self.vector_source = "pin vectors" if ids is not None else "graph (SVD)"
+        self.vectors = self._align_vectors(ids, vecs)
+        self._build_sources(progress)
+        self.states = self._fit_interests(events, self.pinners_in(events), progress)
+        self.fitted = True
+        return self
+
+    def _align_vectors(self, ids, vecs) -> np.ndarray:
+        if ids is not None:
+            pos = pd.Index(ids).get_indexer(self.pins)
+            out = np.zeros((len(self.pins), vecs.shape[1]), dtype=np.float32)
+            out[pos >= 0] = vecs[pos[pos >= 0]]
+            self.pins_without_vector = int((pos < 0).sum())
+            return _unit(out)
+        from sklearn.decomposition import TruncatedSVD
+
+        X = self.graph.pinner_pin
+        dim = max(1, min(32, min(X.shape) - 1))
+        emb = TruncatedSVD(dim, random_state=self.config.seed).fit_transform(X.T.tocsr()) if min(X.shape) > 1 else np.ones((X.shape[1], 1))
+        self.pins_without_vector = 0
+        return _unit(emb)
+
+    def _build_sources(self, progress=None) -> None:
+        import faiss
+
+        cfg = self.config
+        d = self.vectors.shape[1]
+        self.index = None  # small catalogs: an exact matrix product beats any index
+        if len(self.pins) > cfg.hnsw_above:
+            self.index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efConstruction = 64
+            self.index.add(self.vectors)
+        self.walker = PixieWalker(self.graph.pin_board, self.graph.board_pin, cfg.walks) if self.graph.pin_board.nnz else None
+
+        eng = self.events[self.events["action"].isin(ENGAGEMENTS)]
+        self.pinner_rows = self.graph.pinners  # rows of the batch matrices
+        E = sp.csr_matrix((np.ones(len(eng)), (self.pinner_rows.get_indexer(eng["pinner_id"]), self.pins.get_indexer(eng["pin_id"]))),
+                          shape=(len(self.pinner_rows), len(self.pins)))
+        self.gnn_top = self.gnn_score = None
+        if cfg.gnn is not None and E.nnz:
+            self.gnn = LightGCN(cfg.gnn).fit(E, self.vectors, progress=progress)
+            self.gnn_top, self.gnn_score = self.gnn.top_candidates(E, cfg.candidates)
+
+        # cold start: popular pins, spread over taste groups so a newcomer sees range, not one style
+        pop = self.graph.popularity
+        k = max(1, min(cfg.cold_groups, len(self.pins)))
+        km = faiss.Kmeans(d, k, niter=10, seed=cfg.seed, verbose=False)
+        km.train(self.vectors[np.random.default_rng(cfg.seed).permutation(len(self.pins))[:50_000]])
+        self.pin_group = km.index.search(self.vectors, 1)[1].ravel()
+        order = np.argsort(-pop, kind="stable")[:2000]
+        self.cold = self._diversify(order, 1.0 / (1 + np.arange(len(order))), self.pin_group[order], 0.5)
+
+    @staticmethod
+    def pinners_in(events) -> np.ndarray:
+        return pd.unique(events["pinner_id"])
+
+    def _fit_interests(self, events, pinner_ids, progress=None) -> dict[str, PinnerState]:
+        cfg = self.config.interests
+        events = events[events["pinner_id"].isin(pinner_ids)]
+        now = self.graph.now.timestamp()
+        w = events["action"].map(ACTION_WEIGHTS).to_numpy() * 0.5 ** (
+            (now - events["ts"].map(pd.Timestamp.timestamp).to_numpy()) / (86400 * cfg.half_life_days))
+        df = pd.DataFrame({"u": events["pinner_id"].to_numpy(), "p": self.pins.get_indexer(events["pin_id"]), "w": w,
+                           "eng": events["action"].isin(ENGAGEMENTS).to_numpy(), "t": np.arange(len(events))})
+        eng = df[df["eng"]]
+        per_pin = eng.groupby(["u", "p"], sort=False).agg(w=("w", "sum"), t=("t", "max")).reset_index()
+        states = {}
+        groups = per_pin.groupby("u", sort=False)
+        it = groups if progress is None else progress(groups, total=groups.ngroups, desc="pinner interests")
+        for u, g in it:
+            g = g.nlargest(cfg.max_history, "w") if len(g) > cfg.max_history else g
+            st = fit_pinner(g["p"].to_numpy(), g["w"].to_numpy(), self.vectors, cfg, now)
+            st.seen = set(g["p"].tolist()) if len(g) < cfg.max_history else set(per_pin.loc[per_pin["u"] == u, "p"].tolist())
+            recent = g.nlargest(cfg.recent_pins, "t").sort_values("t")
+            st.recent = list(zip(recent["p"].tolist(), recent["w"].tolist()))
+            states[u] = st
+        for u in set(pinner_ids) - set(states):  # only impressions so far: no interests yet
+            states[u] = PinnerState(np.zeros((0, self.vectors.shape[1]), np.float32), np.zeros(0), np.zeros(0, np.int64), now)
+        return states
+
+    # -- online clock -----------------------------------------------------------------------------
+    def update(self, event) -> "TasteGraph":
+        """Apply one engagement event (dict/Series with pinner_id, pin_id, action, optional ts) to its pinner now.
+
+        An unknown pinner is a newcomer and gets a fresh profile; an unknown pin is refused (the pin must be in the
+        catalog the graph was fitted on).
+        """
+        self._need_fit()
+        ev = dict(event)
+        for col in ("pinner_id", "pin_id", "action"):
+            if ev.get(col) is None:
+                raise InvalidInput(f"event {ev} has no {col}: an event needs pinner_id, pin_id, action (and ts)")
+        action = ev["action"]
+        if action not in ACTION_WEIGHTS:
+            raise InvalidInput(f"event action {action!r} is unknown: use one of {', '.join(ACTION_WEIGHTS)}")
+        row = self.pins.get_indexer([str(ev["pin_id"])])[0]
+        if row < 0:
+            raise InvalidInput(f"pin {ev['pin_id']!r} is not in the catalog this taste graph was fitted on: "
+                               "add it to the catalog and refit, or drop the event")
+        ts = to_utc([ev["ts"]]).iloc[0] if ev.get("ts") is not None else pd.Timestamp.now(tz="UTC")
+        pinner = str(ev["pinner_id"])
+        state = self.states.get(pinner)
+        if state is None:
+            state = self.states[pinner] = PinnerState(np.zeros((0, self.vectors.shape[1]), np.float32), np.zeros(0),
+                                                      np.zeros(0, np.int64), ts.timestamp())
+        update_pinner(state, int(row), self.vectors, ACTION_WEIGHTS[action], ts.timestamp(), self.config.interests,
+                      engaged=action in ENGAGEMENTS)
+        self._online.append({"pinner_id": pinner, "pin_id": self.pins[row], "action": action, "ts": ts,
+                             "board_id": ev.get("board_id")})
+        return self
+
+    def update_many(self, events: pd.DataFrame) -> "TasteGraph":
+        events = prepare_events(events, what="online events")
+        check_known_pins(events, self.pins, what="online events")
+        for ev in events.to_dict("records"):
+            self.update(ev)
+        return self
+
+    def reconcile(self) -> dict:
+        """Batch clock: fold the online events into history, rebuild the graph and re-cluster the touched pinners.
+
+        LightGCN's candidates stay from the last `fit` (its retraining is the slow, periodic job).
+        """
+        self._need_fit()
+        if not self._online:
+            return {"events": 0, "pinners": 0}
+        new = pd.DataFrame(self._online)
+        new["ts"] = new["ts"].astype("datetime64[us, UTC]")
+        touched = pd.unique(new["pinner_id"])
+        self.events = pd.concat([self.events, new], ignore_index=True).sort_values("ts", kind="stable").reset_index(drop=True)
+        gnn_rows = self.pinner_rows
+        self.graph = build_graph(self.events, self.pins, half_life_days=self.config.half_life_days)
+        self.pinner_rows = gnn_rows  # LightGCN's cache keeps its own row order
+        self.walker = PixieWalker(self.graph.pin_board, self.graph.board_pin, self.config.walks) if self.graph.pin_board.nnz else None
+        self.states.update(self._fit_interests(self.events, touched))
+        self._online = []
+        return {"events": len(new), "pinners": len(touched)}
+
+    def fork(self) -> "TasteGraph":
+        """A copy whose pinner states can be updated without touching this one (shares the heavy parts)."""
+        other = copy.copy(self)
+        other.states = {u: s.copy() for u, s in self.states.items()}
+        other._online = list(self._online)
+        return other
+
+    # -- homefeed ---------------------------------------------------------------------------------
+    def recommend(self, pinner_id: str, k: int = 10, exclude_seen: bool = True) -> list[str]:
+        return self.pins[self._rank(str(pinner_id), k, exclude_seen)[0]].tolist()
+
+    def recommend_many(self, pinner_ids, k: int = 10, exclude_seen: bool = True) -> dict[str, list[str]]:
+        return {str(u): self.recommend(u, k, exclude_seen) for u in pinner_ids}
+
+    def recommendations(self, pinner_ids=None, k: int = 10) -> pd.DataFrame:
+        """Top-k per pinner as a table: pinner_id, rank (1 = best), pin_id."""
+        pinner_ids = list(self.states) if pinner_ids is None else list(pinner_ids)
+        rows = [(u, r + 1, p) for u in pinner_ids for r, p in enumerate(self.recommend(u, k))]
+        return pd.DataFrame(rows, columns=["pinner_id", "rank", "pin_id"])
+
+    def explain(self, pinner_id: str, k: int = 10) -> pd.DataFrame:
+        """The homefeed with where each pin came from and which interest it serves."""
+        rows, scores, interest, src = self._rank(str(pinner_id), k, True, explain=True)
+        return pd.DataFrame({"pin_id": self.pins[rows], "score": scores, "interest": interest, "sources": src})
+
+    def interests(self, pinner_id: str) -> pd.DataFrame:
+        """A pinner's interests now: medoid pin, importance (decayed to now) and share, strongest first."""
+        st = self._state(pinner_id)
+        if st is None or not len(st.importance):
+            return pd.DataFrame(columns=["interest", "medoid_pin_id", "importance", "share"])
+        imp = st.decayed(self._now(st), self.config.interests.half_life_days)
+        order = np.argsort(-imp, kind="stable")
+        return pd.DataFrame({"interest": order, "medoid_pin_id": self.pins[st.medoids[order]], "importance": imp[order],
+                             "share": imp[order] / imp.sum()})
+
+    def _state(self, pinner_id):
+        self._need_fit()
+        return self.states.get(str(pinner_id))
+
+    def _now(self, st) -> float:
+        return max(st.as_of, self.graph.now.timestamp())
+
+    def _rank(self, pinner: str, k: int, exclude_seen: bool, explain: bool = False):
+        cfg = self.config
+        st = self._state(pinner)
+        if k < 1:
+            raise InvalidInput(f"k must be at least 1, got {k}")
+        if st is None or (not len(st.importance) and not st.recent):
+            return self._cold_start(st, k, exclude_seen, explain)
+        scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # source -> (pin rows, fused contribution)
+        seen = np.fromiter(st.seen, dtype=np.int64) if (exclude_seen and st.seen) else np.zeros(0, np.int64)
+
+        imp = st.decayed(self._now(st), cfg.interests.half_life_days)
+        if len(imp) and cfg.blend.get("interests", 0):
+            share = imp / imp.sum()
+            quota = np.maximum(5, np.ceil(cfg.candidates * share)).astype(int)
+            kk = int(min(len(self.pins), quota.max() + min(len(seen), cfg.candidates)))
+            nn = self._search(st.centers, kk)
+            ranks = np.arange(kk)
+            parts = [(nn[i][: quota[i] + len(seen)], share[i] / (cfg.rrf_k + ranks[: quota[i] + len(seen)])) for i in range(len(imp))]
+            scores["interests"] = (np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts]))
+        if self.walker is not None and st.recent and cfg.blend.get("walks", 0):
+            start = np.array([p for p, _ in st.recent])
+            w = np.array([w for _, w in st.recent]) * np.linspace(0.5, 1.0, len(start))  # newer pins start more walks
+            pins, _ = self.walker.visits(start, w, seed=cfg.seed)
+            pins = pins[: cfg.candidates + len(seen)]
+            scores["walks"] = (pins, 1.0 / (cfg.rrf_k + np.arange(len(pins))))
+        row = self.pinner_rows.get_indexer([pinner])[0]
+        if self.gnn_top is not None and row >= 0 and cfg.blend.get("gnn", 0):
+            scores["gnn"] = (self.gnn_top[row], 1.0 / (cfg.rrf_k + np.arange(self.gnn_top.shape[1])))
+
+        allp = np.concatenate([p for p, _ in scores.values()] + [np.zeros(0, np.int64)])
+        alls = np.concatenate([cfg.blend.get(s, 0) * v for s, (_, v) in scores.items()] + [np.zeros(0)])
+        valid = allp >= 0
+        allp, alls = allp[valid], alls[valid]
+        cand, inv = np.unique(allp, return_inverse=True)
+        total = np.bincount(inv, weights=alls, minlength=len(cand))
+        keep = ~np.isin(cand, seen)
+        cand, total = cand[keep], total[keep]
+        if len(cand) < k:  # thin history: top up with the cold-start feed
+            extra = self.cold[~np.isin(self.cold, np.concatenate([cand, seen]))][: k - len(cand)]
+            cand, total = np.concatenate([cand, extra]), np.concatenate([total, np.zeros(len(extra))])
+        order = np.argsort(-total, kind="stable")
+        cand, total = cand[order], total[order]
+        if len(st.importance):
+            interest = np.argmax(self.vectors[cand] @ st.centers.T, axis=1)
+            cand = self._diversify(cand, total, interest, cfg.diversity)[:k]
+        else:
+            cand, interest = cand[:k], np.full(len(cand), -1)
+        if not explain:
+            return (cand,)
+        pos = {p: i for i, p in enumerate(cand)}
+        src = [[] for _ in cand]
+        for s, (p, _) in scores.items():
+            for x in set(p.tolist()) & set(pos):
+                src[pos[x]].append(s)
+        fused = pd.Series(alls).groupby(allp).sum()
+        intr = np.argmax(self.vectors[cand] @ st.centers.T, axis=1) if len(st.importance) else np.full(len(cand), -1)
+        return cand, fused.reindex(cand).fillna(0).to_numpy(), intr, [",".join(sorted(s)) or "popular" for s in src]
+
+    def _search(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Nearest pins by inner product: exact numpy for small catalogs, FAISS HNSW above `hnsw_above` pins."""
+        if self.index is None:
+            from pinsandbox.tastegraph.baselines import top_k
+
+            return top_k(queries @ self.vectors.T, k)
+        self.index.hnsw.efSearch = max(64, k)
+        return self.index.search(queries, k)[1]
+
+    @staticmethod
+    def _diversify(cand: np.ndarray, score: np.ndarray, group: np.ndarray, gamma: float) -> np.ndarray:
+        """Re-rank so each further pin from the same interest/group counts `gamma` times less (greedy, exact)."""
+        order = np.argsort(group, kind="stable")  # cand is sorted best first, so a stable sort keeps that per group
+        g = group[order]
+        first = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+        within = np.empty(len(cand), dtype=np.int64)
+        within[order] = np.arange(len(cand)) - np.repeat(first, np.diff(np.r_[first, len(cand)]))
+        adjusted = score * np.power(gamma, within)
+        return cand[np.argsort(-adjusted, kind="stable")]
+
+    def _cold_start(self, st, k, exclude_seen, explain):
+        cand = self.cold
+        if st is not None and exclude_seen and st.seen:
+            cand = cand[~np.isin(cand, np.fromiter(st.seen, dtype=np.int64))]
+        cand = cand[:k]
+        if not explain:
+            return (cand,)
+        return cand, np.zeros(len(cand)), np.full(len(cand), -1), ["popular"] * len(cand)
+
+    def _need_fit(self):
+        if not getattr(self, "fitted", False):
+            raise NotFound("this TasteGraph is not fitted yet: call .fit(train_events, pin_vectors) or TasteGraph.load(...)")
