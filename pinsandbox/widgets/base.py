@@ -127,11 +127,14 @@ class Explorer:
 
     def show(self):
         """Display the explorer: the live UI in a notebook, a static summary when headless."""
+        from IPython import get_ipython
         from IPython.display import display
 
-        if resolve_display_mode(self.display_mode) == "widget":
+        if get_ipython() is None:  # a plain script: there is no front end to show anything but text
+            print(self.summary())
+        elif resolve_display_mode(self.display_mode) == "widget":
             display(self.widget)
-        else:
+        else:  # headless kernel (papermill): the saved notebook keeps the static view, logs the text
             display({"text/plain": self.summary(), "text/html": self.html()}, raw=True)
         return None
 

@@ -20,6 +20,10 @@ def _load_runs(runs):
     return list_runs(resolve(runs))
 
 
+def _show(value) -> str:
+    return "(unset)" if value is None or (isinstance(value, float) and pd.isna(value)) else repr(value)
+
+
 def comparison(a, b) -> pd.DataFrame:
     """Every param and metric of two runs: values side by side, whether they differ, b/a for numbers."""
     rows = []
@@ -30,7 +34,7 @@ def comparison(a, b) -> pd.DataFrame:
             numeric = all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in (va, vb))
             ratio = vb / va if numeric and va else None
             rows.append({"part": part, "name": key, "a": va, "b": vb, "differs": va != vb, "b/a": ratio})
-    return pd.DataFrame(rows, columns=["part", "name", "a", "b", "differs", "b/a"])
+    return pd.DataFrame(rows, columns=["part", "name", "a", "b", "differs", "b/a"], dtype=object)
 
 
 class RunsBrowser(Explorer):
@@ -74,7 +78,8 @@ class RunsBrowser(Explorer):
         diff = self.comparison()
         diff = diff[diff["differs"]]
         lines = [f"RunsBrowser: {len(self.runs)} runs; a = {self._label(self.a)}; b = {self._label(self.b)}"]
-        lines += [f"  {r.part} {r.name}: {r.a!r} → {r.b!r}" + (f" (×{r['b/a']:.3g})" if pd.notna(r["b/a"]) else "") for _, r in diff.iterrows()]
+        lines += [f"  {r['part']} {r['name']}: {_show(r['a'])} → {_show(r['b'])}" + (f" (×{r['b/a']:.3g})" if pd.notna(r["b/a"]) else "")
+                  for _, r in diff.iterrows()]
         return "\n".join(lines if len(lines) > 1 else lines + ["  no differences in params or metrics"])
 
     def html(self) -> str:
@@ -84,8 +89,8 @@ class RunsBrowser(Explorer):
         for _, r in self.comparison().iterrows():
             style = "background:#fff3cd" if r["differs"] else ""
             ratio = f"×{r['b/a']:.3g}" if pd.notna(r["b/a"]) else ""
-            rows.append(f"<tr style='{style}'><td>{r.part}</td><td>{esc(r['name'])}</td><td>{esc(r.a)}</td>"
-                        f"<td>{esc(r.b)}</td><td>{ratio}</td></tr>")
+            rows.append(f"<tr style='{style}'><td>{r['part']}</td><td>{esc(r['name'])}</td><td>{esc(_show(r['a']))}</td>"
+                        f"<td>{esc(_show(r['b']))}</td><td>{ratio}</td></tr>")
         return (f"<div class='runs-browser'><div>a: {esc(self._label(self.a))}<br>b: {esc(self._label(self.b))}</div>"
                 f"<table><tr><th></th><th>name</th><th>a</th><th>b</th><th>b/a</th></tr>{''.join(rows)}</table></div>")
 
