@@ -20,7 +20,7 @@ def _interest_rows(table) -> list[tuple[str, float]]:
     if pin_col is None:
         raise InvalidInput("an interests function must return a DataFrame with a pin id column (e.g. medoid_pin_id)")
     weights = table[weight_col].astype(float) if weight_col else pd.Series(1.0, index=table.index)
-    return list(zip(table[pin_col].astype(str), weights))
+    return list(zip(table[pin_col].astype(str), weights, strict=True))
 
 
 class PinnerExplorer(Explorer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
@@ -14,9 +15,30 @@ def _neighbours(result) -> tuple[list[str], dict[str, float]]:
         if "pin_id" not in result:
             raise InvalidInput("a similar-pins function must return pin ids or a DataFrame with a pin_id column")
         ids = result["pin_id"].astype(str).tolist()
-        scores = dict(zip(ids, result["score"].astype(float))) if "score" in result else {}
+        scores = dict(zip(ids, result["score"].astype(float), strict=True)) if "score" in result else {}
         return ids, scores
     return [str(p) for p in result], {}
+
+
+def vector_neighbours(pin_vectors):
+    """A similarity function over L2-normalised pin vectors (PinVectors, or a (pin_ids, vectors) pair): exact
+    cosine top-k, loaded once — what the explorer needs per click, without reopening artifacts each time."""
+    ids, vectors = pin_vectors if isinstance(pin_vectors, tuple) else (pin_vectors.pin_ids, pin_vectors.vectors)
+    ids, vectors = np.asarray(ids).astype(str), np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(ids) != len(vectors):
+        raise InvalidInput(f"pin vectors must be an N×d matrix with N pin ids; got {vectors.shape} for {len(ids)} ids")
+    row_of = {p: i for i, p in enumerate(ids)}
+
+    def similar(pin_id: str, k: int) -> pd.DataFrame:
+        row = row_of.get(str(pin_id))
+        if row is None:
+            raise NotFound(f"pin {pin_id!r} has no vector: re-run the embeddings stage after adding pins")
+        scores = vectors @ vectors[row]
+        scores[row] = -np.inf  # never your own neighbour
+        top = np.argsort(-scores, kind="stable")[: min(k, len(ids) - 1)]
+        return pd.DataFrame({"pin_id": ids[top], "score": scores[top]})
+
+    return similar
 
 
 class SimilarPins(Explorer):
@@ -42,14 +64,20 @@ class SimilarPins(Explorer):
         self.history: list[str] = []
         self.select(pin_id if pin_id is not None else self.pins["pin_id"].iloc[0])
 
+    @classmethod
+    def from_vectors(cls, catalog, vectors: dict, **kwargs) -> SimilarPins:
+        """Compare embeddings side by side: `vectors` maps a name to PinVectors (or (pin_ids, vectors)), e.g.
+        {"proprietary": load_vectors("proprietary"), "off-the-shelf": load_vectors("off-the-shelf")}."""
+        return cls(catalog, {name: vector_neighbours(v) for name, v in vectors.items()}, **kwargs)
+
     def select(self, pin_id: str) -> SimilarPins:
         """Make `pin_id` the query and compute its neighbours under every similarity."""
         pin_id = str(pin_id).strip()
         if pin_id not in self.pins.index:
             raise NotFound(f"no pin {pin_id!r} in this catalog: pick one of its pin_id values (e.g. {self.pins['pin_id'].iloc[0]!r})")
-        self.pin_id = pin_id
+        neighbours = {name: _neighbours(f(pin_id, self.k)) for name, f in self.similar.items()}  # may refuse: then nothing changes
+        self.pin_id, self.neighbours = pin_id, neighbours
         self.history.append(pin_id)
-        self.neighbours = {name: _neighbours(f(pin_id, self.k)) for name, f in self.similar.items()}
         if self._widget is not None:
             self._refresh()
         return self
