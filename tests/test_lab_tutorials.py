@@ -59,14 +59,18 @@ def test_course_readme_orders_every_notebook():
 
 
 def test_quickstart_headless_under_the_runner_shows_summaries_not_widgets(sandbox):
+    """Also: a sandbox that already has a catalog keeps it (the quick start reads it instead of replacing it)."""
+    from pinsandbox.catalog import generate_pinworld
     from pinsandbox.runs.presets import preset_params
     from pinsandbox.runs.runner import run_notebook
 
+    mine = generate_pinworld(sandbox, n_pins=60, n_pinners=20, seed=1, image_size=64, progress=False)
     run = run_notebook(settings.NOTEBOOKS_DIR / QUICKSTART, sandbox, preset_params("quickstart", "smoke"), quiet=True)
     assert run.state == "ok", run.status
+    assert mine.artifact_id in run.inputs and sandbox.artifacts.current_id("catalog", "pinworld") == mine.artifact_id
     k = preset_params("quickstart", "smoke")["k"]
     metrics = run.metrics
-    assert metrics["quickstart_pins"] == preset_params("quickstart", "smoke")["n_pins"]
+    assert metrics["quickstart_pins"] == 60
     assert 0 <= metrics[f"popularity_recall@{k}"] <= 1 and 0 <= metrics[f"taste_graph_recall@{k}"] <= 1
     assert metrics["homefeed_pins_changed_by_one_save"] >= 0
     outputs = [o for c in json.loads((run.path / "notebook.ipynb").read_text())["cells"] for o in c.get("outputs", [])]
