@@ -114,3 +114,47 @@ def _recommend_all(model, pinners, k):
     if hasattr(model, "recommend_many"):
         return model.recommend_many(pinners, k, exclude_seen=True)
     return {u: model.recommend(u, k, exclude_seen=True) for u in pinners}
+
+
+def realtime_vs_batch(model, train_events: pd.DataFrame, test_events: pd.DataFrame, *, first_n: int = 3, k: int = 10,
+                      pin_groups: pd.Series | None = None) -> pd.DataFrame:
+    """The same pinners, recommended by the batch model and by a fork fed their first `first_n` test-window events.
+
+    Both arms are scored on the engagements *after* those first events (pins from them excluded from the targets).
+    """
+    first, rest = split_test_for_realtime(prepare_events(test_events, what="test events"), first_n)
+    history = pd.concat([train_events, first], ignore_index=True)
+    targets = targets_of(history, rest)
+    batch = evaluate(model, history, rest, k=k, pin_groups=pin_groups, targets=targets)
+    online = model.fork().update_many(first)
+    realtime = evaluate(online, history, rest, k=k, pin_groups=pin_groups, targets=targets)
+    table = pd.DataFrame({"batch": batch, "real-time": realtime}).T.rename_axis("arm")
+    table.attrs["events_fed"] = len(first)
+    return table
+
+
+def drift_report(models: dict, truth, cutoff, *, k: int = 10) -> pd.DataFrame:
+    """Pinworld: for pinners whose taste moved to a new style before the cutoff, the share of their top-k in the
+    new style vs the style they left. A homefeed that follows drift has new > old."""
+    pi = truth.pinner_interests
+    cutoff = pd.Timestamp(cutoff)
+    start = pi["from_ts"].min()
+    left = pi[(pi["to_ts"] <= cutoff)][["pinner_id", "style"]]
+    came = pi[(pi["from_ts"] > start) & (pi["from_ts"] < cutoff)][["pinner_id", "style"]]
+    drifted = sorted(set(left["pinner_id"]) & set(came["pinner_id"]))
+    if not drifted:
+        raise InvalidInput("no pinner's taste drifted before the cutoff in this ground truth: nothing to report")
+    old = left.groupby("pinner_id")["style"].agg(set)
+    new = came.groupby("pinner_id")["style"].agg(set)
+    style = truth.pin_styles.set_index("pin_id")["style"]
+    rows = {}
+    for name, m in models.items():
+        recs = _recommend_all(m, drifted, k)
+        s_new, s_old = [], []
+        for u in drifted:
+            st = style.reindex(recs[u][:k]).to_numpy()
+            s_new.append(np.isin(st, list(new[u] - old[u])).mean())
+            s_old.append(np.isin(st, list(old[u] - new[u])).mean())
+        rows[name] = {"new_style_share": float(np.mean(s_new)), "old_style_share": float(np.mean(s_old)),
+                      "pinners": len(drifted)}
+    return pd.DataFrame(rows).T.rename_axis("method")

@@ -19,7 +19,9 @@ class InterestConfig:
     max_interests: int = 5  # PinnerSage keeps a handful per pinner
     ward_threshold: float = 1.0  # Ward merge distance that stops clustering (unit vectors: ~1 ≈ different tastes)
     spawn_similarity: float = 0.5  # an online pin less similar than this to every interest starts a new one
-    half_life_days: float = 30.0  # importance halves every this many days without engagement
+    half_life_days: float = 30.0  # long-term importance halves every this many days without engagement
+    short_half_life_days: float = 2.0  # short-term importance: what the pinner is into *this week*
+    recency_mix: float = 0.5  # an interest's share = (1 - mix) · long-term share + mix · short-term share
     max_history: int = 200  # most recent distinct pins clustered per pinner (bounds batch cost)
     recent_pins: int = 20  # pins kept for the random walks' starting points
 
@@ -29,22 +31,38 @@ class PinnerState:
     """One pinner's interests. Importances are as of `as_of` (seconds); decay is applied lazily."""
 
     centers: np.ndarray  # (m, d) float32, unit rows
-    importance: np.ndarray  # (m,)
+    importance: np.ndarray  # (m,) long-term: engagement weight with a slow decay (frequency)
     medoids: np.ndarray  # (m,) pin row indexes
     as_of: float
+    short: np.ndarray | None = None  # (m,) short-term: the same with a fast decay (recency)
     recent: list = field(default_factory=list)  # (pin row, weight) newest last
     seen: set = field(default_factory=set)  # pin rows engaged with (excluded from the homefeed)
+
+    def __post_init__(self):
+        if self.short is None:
+            self.short = np.zeros(len(self.importance))
 
     def decayed(self, t: float, half_life_days: float) -> np.ndarray:
         return self.importance * 0.5 ** (max(t - self.as_of, 0.0) / (86400.0 * half_life_days))
 
+    def shares(self, t: float, cfg: "InterestConfig") -> np.ndarray:
+        """Each interest's share of the pinner's attention now: frequency and recency, as in PinnerSage."""
+        dt = max(t - self.as_of, 0.0) / 86400.0
+        long = self.importance * 0.5 ** (dt / cfg.half_life_days)
+        short = self.short * 0.5 ** (dt / cfg.short_half_life_days)
+        share = (1 - cfg.recency_mix) * long / max(long.sum(), 1e-12)
+        if short.sum() > 1e-9:
+            share = share + cfg.recency_mix * short / short.sum()
+        return share / share.sum()
+
     def copy(self) -> "PinnerState":
         return PinnerState(self.centers.copy(), self.importance.copy(), self.medoids.copy(), self.as_of,
-                           list(self.recent), set(self.seen))
+                           short=self.short.copy(), recent=list(self.recent), seen=set(self.seen))
 
 
-def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: InterestConfig, t: float) -> PinnerState:
-    """Batch interests from one pinner's engaged pins (`rows`, already de-duplicated) and their weights."""
+def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: InterestConfig, t: float,
+               short_weights: np.ndarray | None = None) -> PinnerState:
+    """Batch interests from one pinner's engaged pins (`rows`, de-duplicated), their long- and short-term weights."""
     X = vectors[rows].astype(np.float64)
     if len(rows) == 1:
         labels = np.zeros(1, dtype=int)
@@ -52,6 +70,7 @@ def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: 
         labels = fcluster(linkage(X, method="ward"), cfg.ward_threshold, criterion="distance") - 1
     n = labels.max() + 1
     imp = np.bincount(labels, weights=weights, minlength=n)
+    short = np.bincount(labels, weights=short_weights if short_weights is not None else np.zeros(len(rows)), minlength=n)
     keep = np.argsort(-imp, kind="stable")[: cfg.max_interests]
     centers, medoids = [], []
     for c in keep:
@@ -62,13 +81,16 @@ def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: 
         # medoid: the member with the least summed squared distance to the others (a real pin to show)
         d2 = ((Xc[:, None, :] - Xc[None, :, :]) ** 2).sum(-1) @ wc
         medoids.append(rows[members[np.argmin(d2)]])
-    return PinnerState(np.asarray(centers, dtype=np.float32), imp[keep].astype(np.float64), np.asarray(medoids), t)
+    return PinnerState(np.asarray(centers, dtype=np.float32), imp[keep].astype(np.float64), np.asarray(medoids), t,
+                       short=short[keep].astype(np.float64))
 
 
 def update_pinner(state: PinnerState, row: int, vectors: np.ndarray, weight: float, t: float, cfg: InterestConfig,
                   engaged: bool) -> None:
     """Online update for one event on pin `row`: decay, then move the nearest interest or spawn a new one."""
-    state.importance = state.decayed(t, cfg.half_life_days)
+    dt = max(t - state.as_of, 0.0) / 86400.0
+    state.importance = state.importance * 0.5 ** (dt / cfg.half_life_days)
+    state.short = state.short * 0.5 ** (dt / cfg.short_half_life_days)
     state.as_of = max(t, state.as_of)
     if not engaged:  # an impression is not a preference; it only ages the interests
         return
@@ -84,14 +106,17 @@ def update_pinner(state: PinnerState, row: int, vectors: np.ndarray, weight: flo
             c = state.importance[j] * state.centers[j] + weight * vector
             state.centers[j] = c / (np.linalg.norm(c) + 1e-12)
             state.importance[j] += weight
+            state.short[j] += weight
             if vector @ state.centers[j] > vectors[state.medoids[j]] @ state.centers[j]:
                 state.medoids[j] = row  # the new pin now represents the interest best
             return
     # spawn: a taste this pinner has not shown before
     state.centers = np.vstack([state.centers, vector[None, :]]).astype(np.float32)
     state.importance = np.append(state.importance, weight)
+    state.short = np.append(state.short, weight)
     state.medoids = np.append(state.medoids, row)
     if len(state.importance) > cfg.max_interests:
         # drop the weakest *old* interest: the new taste must get a chance to grow
         keep = np.arange(len(state.importance)) != int(np.argmin(state.importance[:-1]))
         state.centers, state.importance, state.medoids = state.centers[keep], state.importance[keep], state.medoids[keep]
+        state.short = state.short[keep]

@@ -157,22 +157,29 @@ class TasteGraph:
         cfg = self.config.interests
         events = events[events["pinner_id"].isin(pinner_ids)]
         now = self.graph.now.timestamp()
-        w = events["action"].map(ACTION_WEIGHTS).to_numpy() * 0.5 ** (
-            (now - events["ts"].map(pd.Timestamp.timestamp).to_numpy()) / (86400 * cfg.half_life_days))
-        df = pd.DataFrame({"u": events["pinner_id"].to_numpy(), "p": self.pins.get_indexer(events["pin_id"]), "w": w,
+        age_days = (self.graph.now - events["ts"]).dt.total_seconds().to_numpy() / 86400
+        aw = events["action"].map(ACTION_WEIGHTS).to_numpy()
+        w = aw * 0.5 ** (age_days / cfg.half_life_days)
+        ws = aw * 0.5 ** (age_days / cfg.short_half_life_days)
+        df = pd.DataFrame({"u": events["pinner_id"].to_numpy(), "p": self.pins.get_indexer(events["pin_id"]), "w": w, "ws": ws,
                            "eng": events["action"].isin(ENGAGEMENTS).to_numpy(), "t": np.arange(len(events))})
         eng = df[df["eng"]]
-        per_pin = eng.groupby(["u", "p"], sort=False).agg(w=("w", "sum"), t=("t", "max")).reset_index()
+        per_pin = eng.groupby(["u", "p"], sort=False).agg(w=("w", "sum"), ws=("ws", "sum"), t=("t", "max")).reset_index()
+        # one sort instead of a groupby per pinner: by pinner, then strongest pin first
+        per_pin = per_pin.sort_values(["u", "w"], ascending=[True, False], kind="stable")
+        users, starts = np.unique(per_pin["u"].to_numpy(), return_index=True)
+        ends = np.r_[starts[1:], len(per_pin)]
+        P, W, WS, T = (per_pin[c].to_numpy() for c in ("p", "w", "ws", "t"))
         states = {}
-        groups = per_pin.groupby("u", sort=False)
-        it = groups if progress is None else progress(groups, total=groups.ngroups, desc="pinner interests")
-        for u, g in it:
-            g = g.nlargest(cfg.max_history, "w") if len(g) > cfg.max_history else g
-            st = fit_pinner(g["p"].to_numpy(), g["w"].to_numpy(), self.vectors, cfg, now)
-            st.seen = set(g["p"].tolist()) if len(g) < cfg.max_history else set(per_pin.loc[per_pin["u"] == u, "p"].tolist())
-            recent = g.nlargest(cfg.recent_pins, "t").sort_values("t")
-            st.recent = list(zip(recent["p"].tolist(), recent["w"].tolist()))
-            states[u] = st
+        it = range(len(users)) if progress is None else progress(range(len(users)), desc="pinner interests")
+        for n in it:
+            a, b = starts[n], ends[n]
+            top = slice(a, min(b, a + cfg.max_history))
+            st = fit_pinner(P[top], W[top], self.vectors, cfg, now, WS[top])
+            st.seen = set(P[a:b].tolist())
+            newest = np.argsort(T[a:b], kind="stable")[-cfg.recent_pins:]  # oldest first, newest last
+            st.recent = list(zip(P[a:b][newest].tolist(), W[a:b][newest].tolist()))
+            states[users[n]] = st
         for u in set(pinner_ids) - set(states):  # only impressions so far: no interests yet
             states[u] = PinnerState(np.zeros((0, self.vectors.shape[1]), np.float32), np.zeros(0), np.zeros(0, np.int64), now)
         return states
@@ -242,9 +249,23 @@ class TasteGraph:
         other._online = list(self._online)
         return other
 
+    # -- snapshots ---------------------------------------------------------------------------------
+    def save(self, sandbox=None, name: str = "taste-graph", inputs: list[str] = ()) -> str:
+        """Publish this model as artifact `tastegraph/<name>` in the sandbox; returns its id."""
+        from pinsandbox.tastegraph.snapshot import save
+
+        return save(self, sandbox, name, inputs)
+
+    @classmethod
+    def load(cls, sandbox=None, name: str = "taste-graph") -> "TasteGraph":
+        from pinsandbox.tastegraph.snapshot import load
+
+        return load(sandbox, name)
+
     # -- homefeed ---------------------------------------------------------------------------------
     def recommend(self, pinner_id: str, k: int = 10, exclude_seen: bool = True) -> list[str]:
-        return self.pins[self._rank(str(pinner_id), k, exclude_seen)[0]].tolist()
+        rows = self._rank(str(pinner_id), k, exclude_seen)[0]
+        return self.pins[rows].tolist()
 
     def recommend_many(self, pinner_ids, k: int = 10, exclude_seen: bool = True) -> dict[str, list[str]]:
         return {str(u): self.recommend(u, k, exclude_seen) for u in pinner_ids}
@@ -266,9 +287,10 @@ class TasteGraph:
         if st is None or not len(st.importance):
             return pd.DataFrame(columns=["interest", "medoid_pin_id", "importance", "share"])
         imp = st.decayed(self._now(st), self.config.interests.half_life_days)
-        order = np.argsort(-imp, kind="stable")
+        share = st.shares(self._now(st), self.config.interests)
+        order = np.argsort(-share, kind="stable")
         return pd.DataFrame({"interest": order, "medoid_pin_id": self.pins[st.medoids[order]], "importance": imp[order],
-                             "share": imp[order] / imp.sum()})
+                             "share": share[order]})
 
     def _state(self, pinner_id):
         self._need_fit()
@@ -287,14 +309,14 @@ class TasteGraph:
         scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # source -> (pin rows, fused contribution)
         seen = np.fromiter(st.seen, dtype=np.int64) if (exclude_seen and st.seen) else np.zeros(0, np.int64)
 
-        imp = st.decayed(self._now(st), cfg.interests.half_life_days)
-        if len(imp) and cfg.blend.get("interests", 0):
-            share = imp / imp.sum()
+        if len(st.importance) and cfg.blend.get("interests", 0):
+            share = st.shares(self._now(st), cfg.interests)
             quota = np.maximum(5, np.ceil(cfg.candidates * share)).astype(int)
             kk = int(min(len(self.pins), quota.max() + min(len(seen), cfg.candidates)))
             nn = self._search(st.centers, kk)
             ranks = np.arange(kk)
-            parts = [(nn[i][: quota[i] + len(seen)], share[i] / (cfg.rrf_k + ranks[: quota[i] + len(seen)])) for i in range(len(imp))]
+            parts = [(nn[i][: quota[i] + len(seen)], share[i] / (cfg.rrf_k + ranks[: quota[i] + len(seen)]))
+                     for i in range(len(share))]
             scores["interests"] = (np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts]))
         if self.walker is not None and st.recent and cfg.blend.get("walks", 0):
             start = np.array([p for p, _ in st.recent])

@@ -1,0 +1,102 @@
+"""The taste graph on a sandbox's catalog: fit before a cutoff, recommend, compare with baselines.
+
+    from pinsandbox.tastegraph import recommend
+    top = recommend("alice", k=10)            # DataFrame pinner_id, rank, pin_id — fit on events before the cutoff
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.tastegraph.evaluate import temporal_split
+from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
+
+
+@dataclass
+class Split:
+    catalog: object  # pinsandbox.catalog.Catalog
+    train: pd.DataFrame
+    test: pd.DataFrame
+    cutoff: pd.Timestamp
+    vectors: object  # PinVectors, or None for a vector-less catalog
+
+
+def load_split(sandbox=None, before=None, vectors: str = "proprietary") -> Split:
+    """The sandbox's catalog split at `before` (default: the catalog's cutoff) and its pin vectors if any.
+
+    Vectors: `vectors` kind first, then the other kind, then none (the taste graph then embeds pins from the graph).
+    """
+    from pinsandbox.catalog import load_catalog
+
+    catalog = load_catalog(sandbox)
+    cutoff = catalog.cutoff if before is None else _parse_time(before)
+    train, test = temporal_split(catalog.events, cutoff)
+    if train.empty:
+        first = catalog.events["ts"].min()
+        raise InvalidInput(f"no events before {cutoff.isoformat()} to fit on (the catalog starts at {first}): pick a later --before")
+    return Split(catalog, train, test, cutoff, load_pin_vectors(sandbox, vectors))
+
+
+def load_pin_vectors(sandbox=None, prefer: str = "proprietary"):
+    try:
+        from pinsandbox.embeddings import load_vectors
+    except ImportError:  # the embeddings stage is not installed in this checkout
+        return None
+    for kind in dict.fromkeys([prefer, "proprietary", "off-the-shelf"]):
+        try:
+            return load_vectors(kind, sandbox)
+        except NotFound:
+            continue
+    return None
+
+
+def fit(sandbox=None, before=None, config: TasteGraphConfig | None = None, progress=None) -> tuple[TasteGraph, Split]:
+    """Fit a TasteGraph on the sandbox's events before `before` (default the catalog's cutoff)."""
+    split = load_split(sandbox, before)
+    model = TasteGraph(config).fit(split.train, split.vectors, pins=split.catalog.pins["pin_id"], progress=progress)
+    return model, split
+
+
+def recommend(sandbox=None, before=None, k: int = 10, config: TasteGraphConfig | None = None) -> pd.DataFrame:
+    """Top-k homefeed (pinner_id, rank, pin_id) for every pinner of the catalog, fitted on events before `before`.
+
+    Pinners with no history before `before` get the cold-start feed (popular pins spread over tastes).
+    """
+    if int(k) < 1:
+        raise InvalidInput(f"k must be at least 1, got {k}")
+    model, split = fit(sandbox, before, config)
+    pinners = pd.unique(split.catalog.events["pinner_id"].astype(str))
+    return model.recommendations(pinners, int(k))
+
+
+def write_table(df: pd.DataFrame, out) -> None:
+    """Write CSV or Parquet by the file's extension, atomically (a reader never sees half a file)."""
+    import os
+    from pathlib import Path
+
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InvalidInput(f"--out {out}: use a .csv or .parquet file name")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out {out}: folder {out.parent} does not exist")
+    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix.lower() == ".csv":
+        df.to_csv(tmp, index=False)
+    else:
+        df.to_parquet(tmp, index=False)
+    os.replace(tmp, out)
+
+
+def _parse_time(value) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(float(value), unit="s") if str(value).replace(".", "", 1).isdigit() else pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(f"--before {value!r} is not a time: use ISO-8601 (2025-03-01T00:00Z) or unix seconds") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)

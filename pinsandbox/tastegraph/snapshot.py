@@ -1,0 +1,95 @@
+"""Save and load a fitted TasteGraph as a sandbox artifact (stage `tastegraph`), in open formats.
+
+The graph and the random walker are rebuilt from the saved events on load (cheap); interests, LightGCN's
+candidates and the cold-start feed are stored as they are, so a loaded model recommends exactly the same.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from pinsandbox.tastegraph.graph import build_graph
+from pinsandbox.tastegraph.interests import PinnerState
+from pinsandbox.tastegraph.walks import PixieWalker
+
+STAGE = "tastegraph"
+
+
+def save(model, sandbox=None, name: str = "taste-graph", inputs: list[str] = ()) -> str:
+    """Publish `model` (online events included, not yet reconciled) as `tastegraph/<name>`; returns the artifact id."""
+    from pinsandbox.sandbox import resolve
+
+    model._need_fit()
+    sb = resolve(sandbox)
+    with sb.artifacts.write(STAGE, name, params=asdict(model.config), inputs=list(inputs)) as w:
+        p = w.path
+        (p / "model.json").write_text(json.dumps({"config": asdict(model.config), "vector_source": model.vector_source,
+                                                   "pins_without_vector": model.pins_without_vector,
+                                                   "now": model.graph.now.isoformat()}, indent=1))
+        pd.DataFrame({"pin_id": model.pins}).to_parquet(p / "pins.parquet")
+        np.save(p / "vectors.npy", model.vectors)
+        model.events.to_parquet(p / "events.parquet")
+        pd.DataFrame(model._online, columns=["pinner_id", "pin_id", "action", "ts", "board_id"]).astype(
+            {"ts": "datetime64[us, UTC]"}).to_parquet(p / "online_events.parquet")
+        users = list(model.states)
+        st = [model.states[u] for u in users]
+        n = [len(s.importance) for s in st]
+        pd.DataFrame({"pinner_id": np.repeat(users, n), "importance": np.concatenate([s.importance for s in st] + [[]]),
+                      "short": np.concatenate([s.short for s in st] + [[]]),
+                      "medoid": np.concatenate([s.medoids for s in st] + [[]]).astype(np.int64),
+                      "as_of": np.repeat([s.as_of for s in st], n)}).to_parquet(p / "interests.parquet")
+        np.save(p / "centers.npy", np.concatenate([s.centers for s in st] + [np.zeros((0, model.vectors.shape[1]), np.float32)]))
+        pd.DataFrame({"pinner_id": users, "as_of": [s.as_of for s in st],
+                      "seen": [sorted(s.seen) for s in st], "recent_pins": [[r for r, _ in s.recent] for s in st],
+                      "recent_weights": [[w for _, w in s.recent] for s in st]}).to_parquet(p / "pinners.parquet")
+        pd.DataFrame({"pinner_id": model.pinner_rows}).to_parquet(p / "gnn_pinners.parquet")
+        if model.gnn_top is not None:
+            np.save(p / "gnn_top.npy", model.gnn_top)
+        np.save(p / "cold.npy", model.cold)
+        np.save(p / "pin_group.npy", model.pin_group)
+    return sb.artifacts.current_id(STAGE, name)
+
+
+def load(sandbox=None, name: str = "taste-graph"):
+    from pinsandbox.sandbox import resolve
+    from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
+
+    art = resolve(sandbox).artifacts.read(STAGE, name)
+    meta = json.loads(art.file("model.json").read_text())
+    m = TasteGraph(TasteGraphConfig.from_dict(meta["config"]))
+    m.pins = pd.Index(pd.read_parquet(art.file("pins.parquet"))["pin_id"].astype(str), name="pin_id")
+    m.vectors = np.load(art.file("vectors.npy"))
+    m.vector_source, m.pins_without_vector = meta["vector_source"], meta["pins_without_vector"]
+    m.events = pd.read_parquet(art.file("events.parquet"))
+    online = pd.read_parquet(art.file("online_events.parquet"))
+    m._online = online.to_dict("records")
+    m.graph = build_graph(m.events, m.pins, half_life_days=m.config.half_life_days, now=pd.Timestamp(meta["now"]))
+    m.walker = PixieWalker(m.graph.pin_board, m.graph.board_pin, m.config.walks) if m.graph.pin_board.nnz else None
+    m.pinner_rows = pd.Index(pd.read_parquet(art.file("gnn_pinners.parquet"))["pinner_id"].astype(str))
+    m.gnn_top = np.load(art.file("gnn_top.npy")) if "gnn_top.npy" in art.manifest["files"] else None
+    m.cold, m.pin_group = np.load(art.file("cold.npy")), np.load(art.file("pin_group.npy"))
+    m.index = None
+    if len(m.pins) > m.config.hnsw_above:
+        import faiss
+
+        m.index = faiss.IndexHNSWFlat(m.vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        m.index.add(m.vectors)
+    interests = pd.read_parquet(art.file("interests.parquet"))
+    centers = np.load(art.file("centers.npy"))
+    bounds = np.r_[0, np.cumsum(interests.groupby("pinner_id", sort=False).size().reindex(
+        pd.read_parquet(art.file("pinners.parquet"))["pinner_id"]).fillna(0).astype(int).to_numpy())]
+    m.states = {}
+    for i, row in enumerate(pd.read_parquet(art.file("pinners.parquet")).itertuples(index=False)):
+        a, b = bounds[i], bounds[i + 1]
+        m.states[row.pinner_id] = PinnerState(
+            centers[a:b].copy(), interests["importance"].to_numpy()[a:b].copy(), interests["medoid"].to_numpy()[a:b].copy(),
+            row.as_of, short=interests["short"].to_numpy()[a:b].copy(),
+            recent=list(zip(np.asarray(row.recent_pins, dtype=np.int64).tolist(), np.asarray(row.recent_weights).tolist())),
+            seen=set(np.asarray(row.seen, dtype=np.int64).tolist()))
+    m.artifact_id = art.id
+    m.fitted = True
+    return m
