@@ -8,7 +8,7 @@
 Heavy libraries (torch, faiss) load when a function that needs them runs.
 """
 
-from pinsandbox.embeddings.config import EmbeddingsConfig
+from pinsandbox.embeddings.config import EmbeddingsConfig, TrainConfig
 from pinsandbox.embeddings.pipeline import (
     KINDS,
     EmbeddingsResult,
@@ -20,7 +20,6 @@ from pinsandbox.embeddings.pipeline import (
     load_vectors,
     similar_pins,
 )
-from pinsandbox.embeddings.config import TrainConfig
 
 __all__ = ["KINDS", "EmbeddingsConfig", "EmbeddingsResult", "PinVectors", "TrainConfig", "evaluate_vectors",
            "fit_and_publish", "load_encoder", "load_index", "load_vectors", "similar_pins"]

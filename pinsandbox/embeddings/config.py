@@ -7,9 +7,15 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class TrainConfig:
-    steps: int = 400
+    """Two phases: the image tower learns with CLIP (image↔text), then — with its outputs computed once — the
+    whole pin vector learns engagement alignment (CLIP kept on the projections). Phase 2 is cheap on a CPU."""
+
+    clip_steps: int = 60  # phase 1: image tower + text tower, CLIP only
+    clip_batch_size: int = 128
+    steps: int = 600  # phase 2: engagement alignment (+ CLIP on the projections)
     batch_size: int = 256  # positive pairs per step; every other pair's pin is an in-batch negative
-    n_negatives: int = 256  # extra pins sampled uniformly as negatives for every anchor
+    n_negatives: int = 512  # extra pins sampled uniformly as negatives for every anchor
+    id_dropout: float = 0.3  # share of pins whose id embedding is hidden in a step, so content learns too
     lr: float = 2e-3
     weight_decay: float = 1e-4
     clip_weight: float = 0.5  # image↔text contrastive alignment

@@ -32,20 +32,20 @@ def item_to_item(pin_ids: np.ndarray, vectors: np.ndarray, pairs: pd.DataFrame, 
         target = np.einsum("ij,ij->i", vectors[qs], vectors[ts])
         ignore = (pool[None, :] == qs[:, None]) | (pool[None, :] == ts[:, None])
         ranks[s:s + 1024] = ((scores > target[:, None]) & ~ignore).sum(1)
-    return {"hit_rate@%d" % k: float((ranks < k).mean()), "mrr": float((1.0 / (ranks + 1)).mean()),
+    return {f"hit_rate@{k}": float((ranks < k).mean()), "mrr": float((1.0 / (ranks + 1)).mean()),
             "pairs": int(len(q)), "pool": int(len(pool))}
 
 
 def style_probe(pin_ids: np.ndarray, vectors: np.ndarray, pin_styles: pd.DataFrame, seed: int = 0) -> float:
-    """Accuracy of a linear probe (logistic regression, 3-fold CV) predicting each pin's latent style."""
-    from sklearn.linear_model import LogisticRegression
+    """Accuracy of a linear probe (ridge classifier, 3-fold CV) predicting each pin's latent style."""
+    from sklearn.linear_model import RidgeClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     style = pd.Series(pin_styles["style"].to_numpy(), index=pin_styles["pin_id"]).reindex(pin_ids)
     keep = style.notna().to_numpy()
     y = style[keep].to_numpy()
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-    return float(cross_val_score(LogisticRegression(max_iter=2000), vectors[keep], y, cv=folds).mean())
+    return float(cross_val_score(RidgeClassifier(alpha=1.0), vectors[keep], y, cv=folds).mean())
 
 
 def comparison_table(results: dict[str, dict], k: int = 10) -> pd.DataFrame:

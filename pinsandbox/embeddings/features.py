@@ -49,13 +49,15 @@ def encode_texts(texts: list[str], batch_size: int = 128, progress: bool = True)
 
     tok, model = minilm()
     out = np.zeros((len(texts), TEXT_DIM), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
     with torch.inference_mode():
         for start in tqdm(range(0, len(texts), batch_size), desc="MiniLM text", unit="batch", disable=not progress):
-            batch = tok(texts[start:start + batch_size], padding=True, truncation=True, max_length=64, return_tensors="pt")
+            rows = order[start:start + batch_size]
+            batch = tok([texts[i] for i in rows], padding=True, truncation=True, max_length=64, return_tensors="pt")
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[start:start + len(pooled)] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
     return out
 
 
@@ -71,7 +73,7 @@ def load_images(pins: pd.DataFrame, images_dir: Path, size: int = 32) -> tuple[n
     if "image" not in pins:
         return pixels, has
     images_dir = Path(images_dir)
-    for i, (pin_id, rel) in enumerate(zip(pins["pin_id"], pins["image"])):
+    for i, (pin_id, rel) in enumerate(zip(pins["pin_id"], pins["image"], strict=False)):
         if rel is None or pd.isna(rel) or rel == "":
             continue
         path = images_dir / str(rel)
@@ -98,7 +100,7 @@ class MetadataVocab:
     price_edges: list[float] = field(default_factory=list)  # quantile edges -> price buckets 1..len+1
 
     @classmethod
-    def fit(cls, pins: pd.DataFrame, n_price_buckets: int = 8, max_merchants: int = 2000) -> "MetadataVocab":
+    def fit(cls, pins: pd.DataFrame, n_price_buckets: int = 8, max_merchants: int = 2000) -> MetadataVocab:
         cats = sorted(pins["category"].dropna().astype(str).unique()) if "category" in pins else []
         merchants = []
         if "merchant" in pins:
@@ -138,27 +140,49 @@ class PinFeatures:
     pixels: np.ndarray  # uint8 N×S×S×3
     has_image: np.ndarray  # bool N
     meta: np.ndarray  # int64 N×3
+    neighbours: np.ndarray  # float32 N×384: mean MiniLM features of the pin's co-engaged pins (zeros if none)
+    pin_index: np.ndarray  # int64 N: the pin's row in the encoder's pin-id table, 0 if it had no engagement
 
     def __len__(self) -> int:
         return len(self.pin_ids)
 
     def save(self, path: Path) -> None:
         np.savez(path, pin_ids=self.pin_ids.astype(str), text=self.text, pixels=self.pixels,
-                 has_image=self.has_image, meta=self.meta)
+                 has_image=self.has_image, meta=self.meta, neighbours=self.neighbours, pin_index=self.pin_index)
 
     @classmethod
-    def load(cls, path: Path) -> "PinFeatures":
+    def load(cls, path: Path) -> PinFeatures:
         with np.load(path, allow_pickle=False) as z:
-            return cls(**{k: z[k] for k in ("pin_ids", "text", "pixels", "has_image", "meta")})
+            return cls(**{k: z[k] for k in cls.__dataclass_fields__})
 
 
-def build_features(pins: pd.DataFrame, images_dir: Path | None, vocab: MetadataVocab, image_size: int = 32,
-                   progress: bool = True) -> PinFeatures:
+def build_features(pins: pd.DataFrame, images_dir: Path | None, vocab: MetadataVocab, pairs: pd.DataFrame,
+                   pin_table: list[str], image_size: int = 32, progress: bool = True) -> PinFeatures:
+    """Features of every pin. `pairs` (a, b) are the training co-engagement pairs (the graph: events before the
+    cutoff only); `pin_table` is the encoder's pin-id vocabulary."""
     texts = pin_texts(pins)
     pixels, has = load_images(pins, images_dir, image_size) if images_dir is not None else (
         np.zeros((len(pins), image_size, image_size, 3), np.uint8), np.zeros(len(pins), bool))
-    return PinFeatures(pins["pin_id"].astype(str).to_numpy(), encode_texts(texts, progress=progress),
-                       pixels, has, vocab.transform(pins))
+    pin_ids = pins["pin_id"].astype(str).to_numpy()
+    text = encode_texts(texts, progress=progress)
+    lookup = {p: i + 1 for i, p in enumerate(pin_table)}
+    pin_index = np.array([lookup.get(p, 0) for p in pin_ids], dtype=np.int64)
+    return PinFeatures(pin_ids, text, pixels, has, vocab.transform(pins), neighbour_mean(pin_ids, text, pairs), pin_index)
+
+
+def neighbour_mean(pin_ids: np.ndarray, values: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
+    """For each pin, the mean of `values` over its neighbours in the co-engagement graph (PinSage's aggregation,
+    one hop, weighted by how often the pair occurs). Pins without neighbours get zeros."""
+    from scipy import sparse
+
+    row = pd.Series(np.arange(len(pin_ids)), index=pd.Index(pin_ids))
+    a, b = pairs["a"].map(row), pairs["b"].map(row)
+    keep = (a.notna() & b.notna()).to_numpy()
+    a, b = a[keep].to_numpy(np.int64), b[keep].to_numpy(np.int64)
+    adj = sparse.csr_matrix((np.ones(len(a), np.float32), (a, b)), shape=(len(pin_ids), len(pin_ids)))
+    deg = np.asarray(adj.sum(1)).ravel()
+    out = np.asarray(adj @ values) / np.maximum(deg, 1)[:, None]
+    return out.astype(np.float32)
 
 
 def generic_image_features(pixels: np.ndarray, has_image: np.ndarray) -> np.ndarray:
@@ -166,7 +190,7 @@ def generic_image_features(pixels: np.ndarray, has_image: np.ndarray) -> np.ndar
     from skimage.feature import hog
 
     feats = []
-    for img, has in zip(pixels, has_image):
+    for img, has in zip(pixels, has_image, strict=False):
         if not has:
             feats.append(None)
             continue

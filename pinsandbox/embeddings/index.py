@@ -48,7 +48,7 @@ def build_hnsw(vectors: np.ndarray, m: int = 32, ef_construction: int = 80, ef_s
 
 def recall_at_k(exact_ids: np.ndarray, ann_ids: np.ndarray, k: int = 10) -> float:
     """Fraction of the exact top-k that the ANN also returns in its top-k."""
-    hits = sum(len(set(e[:k]) & set(a[:k])) for e, a in zip(exact_ids, ann_ids))
+    hits = sum(len(set(e[:k]) & set(a[:k])) for e, a in zip(exact_ids, ann_ids, strict=False))
     return hits / (len(exact_ids) * k)
 
 
@@ -61,7 +61,7 @@ class PinIndex:
     ann: object
 
     @classmethod
-    def build(cls, pin_ids: np.ndarray, vectors: np.ndarray, **hnsw) -> "PinIndex":
+    def build(cls, pin_ids: np.ndarray, vectors: np.ndarray, **hnsw) -> PinIndex:
         return cls(np.asarray(pin_ids).astype(str), build_exact(vectors), build_hnsw(vectors, **hnsw))
 
     def save(self, directory: Path) -> None:
@@ -71,7 +71,7 @@ class PinIndex:
         faiss.write_index(self.ann, str(Path(directory) / "index_hnsw.faiss"))
 
     @classmethod
-    def load(cls, directory: Path, pin_ids: np.ndarray) -> "PinIndex":
+    def load(cls, directory: Path, pin_ids: np.ndarray) -> PinIndex:
         import faiss
 
         return cls(pin_ids, faiss.read_index(str(Path(directory) / "index_exact.faiss")),

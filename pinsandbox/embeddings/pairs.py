@@ -17,7 +17,8 @@ ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")
 
 def coengagement_pairs(events: pd.DataFrame, window: int = 5, max_pairs: int | None = 200_000,
                        seed: int = 0) -> pd.DataFrame:
-    """Pairs (a, b), a != b, of pins engaged by one pinner within `window` steps of each other (both orders)."""
+    """Pairs (a, b), a != b, of pins engaged by one pinner within `window` steps of each other (both orders,
+    one row per occurrence)."""
     eng = events[events["action"].isin(ENGAGEMENTS)].sort_values(["pinner_id", "ts"], kind="stable")
     eng = eng.drop_duplicates(["pinner_id", "pin_id"])
     pinner = eng["pinner_id"].to_numpy()
@@ -35,7 +36,7 @@ def coengagement_pairs(events: pd.DataFrame, window: int = 5, max_pairs: int | N
     pairs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"a": [], "b": []})
     pairs = pairs[pairs["a"] != pairs["b"]]
     pairs = pd.concat([pairs, pairs.rename(columns={"a": "b", "b": "a"})], ignore_index=True)
-    pairs = pairs.drop_duplicates(ignore_index=True)
+    # duplicates kept on purpose: a pair co-engaged by many pinners is sampled (weighted) more often
     if max_pairs is not None and len(pairs) > max_pairs:
         pairs = pairs.sample(n=max_pairs, random_state=np.random.RandomState(seed), ignore_index=True)
     return pairs.astype({"a": str, "b": str})

@@ -45,28 +45,46 @@ class EmbeddingsResult:
     style_probe: dict[str, float] | None
 
 
-def prepare(sandbox=None, config: EmbeddingsConfig = EmbeddingsConfig(), progress: bool = True):
-    """(catalog, truth, vocab, features) — everything read from the catalog, checked."""
+@dataclass
+class Prepared:
+    """Everything read from the catalog, checked: the inputs of training and precompute."""
+
+    catalog: object
+    truth: object  # Pinworld's GroundTruth, or None for imported catalogs
+    vocab: MetadataVocab
+    pairs: pd.DataFrame  # training co-engagement pairs (a, b), events before the cutoff only
+    pin_table: list[str]  # pins with a learned id embedding: those with training engagement
+    features: PinFeatures
+
+
+def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> Prepared:
+    from pinsandbox.embeddings.pairs import training_pairs
+
+    config = config or EmbeddingsConfig()
     catalog = load_catalog(sandbox)
     if catalog.pins.empty:
         raise InvalidInput(f"catalog {catalog.artifact_id} has no pins: import or generate a catalog with pins")
     truth = load_ground_truth(sandbox)
+    pairs = (training_pairs(catalog, window=config.pair_window, max_pairs=config.max_pairs, seed=config.seed)
+             if config.train.engagement_weight > 0 else pd.DataFrame({"a": pd.Series([], dtype=str), "b": pd.Series([], dtype=str)}))
+    pin_table = sorted(set(pairs["a"]) | set(pairs["b"]))
     vocab = MetadataVocab.fit(catalog.pins)
     images_dir = catalog.images_dir if "image" in catalog.pins and catalog.pins["image"].notna().any() else None
-    features = build_features(catalog.pins, images_dir, vocab, config.image_size, progress=progress)
-    return catalog, truth, vocab, features
+    features = build_features(catalog.pins, images_dir, vocab, pairs, pin_table, config.image_size, progress=progress)
+    return Prepared(catalog, truth, vocab, pairs, pin_table, features)
 
 
-def fit_encoder(catalog, features: PinFeatures, vocab: MetadataVocab, config: EmbeddingsConfig, progress=True):
+def fit_encoder(prepared: Prepared, config: EmbeddingsConfig, progress=True):
     """Train on the catalog's history before its cutoff. Returns (encoder, loss history)."""
     from pinsandbox.embeddings.encoder import EncoderConfig
-    from pinsandbox.embeddings.pairs import training_pairs
     from pinsandbox.embeddings.train import train_encoder
 
-    pairs = (training_pairs(catalog, window=config.pair_window, max_pairs=config.max_pairs, seed=config.seed)
-             if config.train.engagement_weight > 0 else pd.DataFrame({"a": [], "b": []}))
-    enc_cfg = EncoderConfig(dim=config.dim, image_size=config.image_size, use_images=bool(features.has_image.any()), vocab=vocab)
-    return train_encoder(features, pairs, config.train, enc_cfg, progress=progress)
+    f = prepared.features
+    enc_cfg = EncoderConfig(dim=config.dim, image_size=config.image_size, use_images=bool(f.has_image.any()),
+                            n_pin_table=len(prepared.pin_table), vocab=prepared.vocab)
+    encoder, history = train_encoder(f, prepared.pairs, config.train, enc_cfg, progress=progress)
+    encoder.pin_table = prepared.pin_table
+    return encoder, history
 
 
 def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: EmbeddingsConfig) -> str:
@@ -138,13 +156,15 @@ def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: Emb
     return results, probe
 
 
-def fit_and_publish(sandbox=None, config: EmbeddingsConfig = EmbeddingsConfig(), progress: bool = True) -> EmbeddingsResult:
+def fit_and_publish(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> EmbeddingsResult:
     """Train, precompute, index, evaluate; publish `embeddings/{encoder,proprietary,off-the-shelf}`."""
     from pinsandbox.embeddings.offtheshelf import off_the_shelf_vectors
 
+    config = config or EmbeddingsConfig()
     sb = resolve(sandbox)
-    catalog, truth, vocab, features = prepare(sb, config, progress)
-    encoder, history = fit_encoder(catalog, features, vocab, config, progress)
+    prepared = prepare(sb, config, progress)
+    catalog, truth, features = prepared.catalog, prepared.truth, prepared.features
+    encoder, history = fit_encoder(prepared, config, progress)
     encoder_id = publish_encoder(sb, encoder, history, catalog, config)
     prop, stats, work = precompute_proprietary(sb, features, config, progress)
     ots = off_the_shelf_vectors(features, dim=config.dim, seed=config.seed)
@@ -186,5 +206,5 @@ def similar_pins(pin_id: str, k: int = 10, kind: str = "proprietary", sandbox=No
                        "(or re-run the embeddings stage after adding pins)")
     index = load_index(kind, sandbox)
     scores, rows = index.search(vecs.vectors[where[0]], k + 1, exact=exact)
-    out = [(vecs.pin_ids[r], float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0 and r != where[0]][:k]
+    out = [(vecs.pin_ids[r], float(s)) for r, s in zip(rows[0], scores[0], strict=False) if r >= 0 and r != where[0]][:k]
     return pd.DataFrame({"rank": np.arange(1, len(out) + 1), "pin_id": [p for p, _ in out], "score": [s for _, s in out]})

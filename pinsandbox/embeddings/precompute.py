@@ -33,7 +33,7 @@ def embed_shard(encoder_dir: str, features_path: str, work_dir: str, shard: int,
         _cache.update(key=key, encoder=PinEncoder.from_pretrained(encoder_dir), features=PinFeatures.load(features_path))
     enc, f = _cache["encoder"], _cache["features"]
     sl = slice(shard * shard_size, (shard + 1) * shard_size)
-    vectors = enc.embed(f.text[sl], f.pixels[sl], f.has_image[sl], f.meta[sl])
+    vectors = enc.embed(f, sl)
     final = shard_path(work_dir, shard)
     tmp = final.with_suffix(f".tmp-{os.getpid()}.npy")
     np.save(tmp, vectors)

@@ -7,8 +7,8 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from pinsandbox.embeddings.encoder import EncoderConfig, PinEncoder
 from pinsandbox.embeddings.config import TrainConfig
+from pinsandbox.embeddings.encoder import EncoderConfig, PinEncoder, feature_tensors
 from pinsandbox.embeddings.features import PinFeatures
 from pinsandbox.errors import InvalidInput
 
@@ -35,11 +35,12 @@ def pair_indices(features: PinFeatures, pairs: pd.DataFrame) -> np.ndarray:
     return np.stack([a[keep].to_numpy(np.int64), b[keep].to_numpy(np.int64)], 1)
 
 
-def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfig = TrainConfig(),
+def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfig | None = None,
                   encoder_config: EncoderConfig | None = None, progress: bool = True):
-    """Fit a PinEncoder. Returns (encoder in eval mode, loss history DataFrame with step/loss/clip/engagement)."""
+    """Fit a PinEncoder. Returns (encoder in eval mode, loss history DataFrame: phase, step, loss, clip, engagement)."""
     from tqdm.auto import tqdm
 
+    config = config or TrainConfig()
     if not np.isfinite(features.text).all():
         raise InvalidInput("text features contain NaN or inf; recompute them (is the MiniLM package intact?)")
     idx = pair_indices(features, pairs)
@@ -50,22 +51,54 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
     model = PinEncoder(encoder_config)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=max(config.steps, 1), pct_start=0.1)
-    text, pixels = torch.from_numpy(features.text), torch.from_numpy(features.pixels)
-    has_image, meta = torch.from_numpy(features.has_image), torch.from_numpy(features.meta)
-    with_images = encoder_config.use_images and bool(features.has_image.any())
     history = []
+    has_image = features.has_image
+    with_images = model.image_tower is not None and has_image.sum() > 1 and config.clip_weight > 0
+
+    # Phase 1 — CLIP: the image tower learns to see what the text says (and the text tower what images show).
+    if with_images and config.clip_steps > 0:
+        image_rows = np.flatnonzero(has_image)
+        params = [*model.image_tower.parameters(), *model.image_proj.parameters(), *model.text_tower.parameters(),
+                  *model.text_proj.parameters(), model.logit_scale]
+        opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        model.train()
+        for step in tqdm(range(config.clip_steps), desc="train: CLIP image↔text", unit="step", disable=not progress):
+            rows = rng.choice(image_rows, size=min(config.clip_batch_size, len(image_rows)), replace=False)
+            text, pixels, has, *_ = feature_tensors(features, rows)
+            img = model.image_hidden(pixels, has)
+            loss = clip_loss(F.normalize(model.image_proj(img), dim=-1),
+                             F.normalize(model.text_proj(model.text_tower(text)), dim=-1), model.logit_scale)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append({"phase": "clip", "step": step, "loss": loss.item(), "clip": loss.item()})
+
+    # Phase 2 — engagement alignment over the whole pin vector; image tower frozen, its outputs computed once.
+    image_hidden = None
+    if model.image_tower is not None:
+        model.image_tower.eval()
+        for p in model.image_tower.parameters():
+            p.requires_grad_(False)
+        with torch.no_grad():
+            image_hidden = torch.cat([model.image_hidden(*feature_tensors(features, np.arange(s, min(s + 512, len(features))))[1:3])
+                                      for s in range(0, len(features), 512)])
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=max(config.steps, 1), pct_start=0.1)
     model.train()
-    bar = tqdm(range(config.steps), desc="train encoder", unit="step", disable=not progress)
+    model.image_tower is not None and model.image_tower.eval()  # keep BatchNorm statistics from phase 1
+    bar = tqdm(range(config.steps), desc="train: engagement alignment", unit="step", disable=not progress)
     for step in bar:
         if len(idx):
             batch = idx[rng.choice(len(idx), size=min(config.batch_size, len(idx)), replace=False)]
-        else:  # CLIP only: random pins
+        else:  # no engagement: CLIP only, on random pins
             batch = rng.choice(len(features), size=(min(config.batch_size, len(features)), 1), replace=False)
         neg = rng.choice(len(features), size=min(config.n_negatives, len(features)), replace=False)
         rows = np.concatenate([batch.reshape(-1), neg])
-        out = model(text[rows], pixels[rows], has_image[rows], meta[rows])
+        inputs = list(feature_tensors(features, rows))
+        hide = torch.from_numpy(rng.random(len(rows)) < config.id_dropout)
+        inputs[5] = inputs[5].masked_fill(hide, 0)  # id hidden: the pin must be recognised by its content
+        out = model(*inputs, image_hidden=None if image_hidden is None else image_hidden[rows])
         n = len(batch)
         losses = {}
         if config.engagement_weight > 0 and batch.shape[1] == 2:
@@ -73,17 +106,21 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
             anchor, pos, negz = z[0:2 * n:2], z[1:2 * n:2], z[2 * n:]
             losses["engagement"] = (info_nce(anchor, pos, negz, config.temperature)
                                     + info_nce(pos, anchor, negz, config.temperature)) / 2
-        if with_images and config.clip_weight > 0:
-            mask = has_image[rows]
+        if with_images:
+            mask = torch.from_numpy(has_image[rows])
             if mask.sum() > 1:
                 losses["clip"] = clip_loss(out["image_z"][mask], out["text_z"][mask], model.logit_scale)
+        if not losses:
+            break
         loss = (config.engagement_weight * losses.get("engagement", torch.tensor(0.0))
                 + config.clip_weight * losses.get("clip", torch.tensor(0.0)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        history.append({"step": step, "loss": loss.item(), **{k: v.item() for k, v in losses.items()}})
-        if step % 10 == 0:
+        history.append({"phase": "engagement", "step": step, "loss": loss.item(), **{k: v.item() for k, v in losses.items()}})
+        if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
+    for p in model.parameters():
+        p.requires_grad_(True)
     return model.eval(), pd.DataFrame(history)

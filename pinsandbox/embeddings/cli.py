@@ -1,0 +1,52 @@
+"""`pinsandbox embeddings fit|show` and `pinsandbox similar`: train/precompute pin vectors, look up similar pins."""
+
+from __future__ import annotations
+
+from pinsandbox.cli import print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("embeddings", help="train the pin encoder, precompute and index pin vectors")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    f = verbs.add_parser("fit", help="train on the sandbox's catalog, precompute both vector sets, index, evaluate")
+    f.add_argument("--sandbox", required=True)
+    f.add_argument("--engine", choices=["local", "ray"], default="local", help="precompute engine (default local)")
+    f.add_argument("--steps", type=int, default=None, help="engagement-alignment steps (default 600)")
+    f.add_argument("--clip-steps", type=int, default=None, help="CLIP image↔text steps (default 60)")
+    f.add_argument("--dim", type=int, default=256)
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(handler=_fit)
+
+    s = sub.add_parser("similar", help="the pins most similar to a pin (FAISS over precomputed vectors)")
+    s.add_argument("--sandbox", required=True)
+    s.add_argument("--pin", required=True, metavar="PIN_ID")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--kind", choices=["proprietary", "off-the-shelf"], default="proprietary")
+    s.add_argument("--exact", action="store_true", help="exact search (IndexFlatIP) instead of HNSW")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=_similar)
+
+
+def _fit(args):
+    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, fit_and_publish
+
+    train = TrainConfig(seed=args.seed)
+    if args.steps is not None:
+        train.steps = args.steps
+    if args.clip_steps is not None:
+        train.clip_steps = args.clip_steps
+    config = EmbeddingsConfig(dim=args.dim, engine=args.engine, seed=args.seed, train=train)
+    r = fit_and_publish(args.sandbox, config)
+    print_json({"encoder": r.encoder_id, "vectors": r.vector_ids, "precompute": r.precompute,
+                "ann_recall@10": r.ann_recall, "item_to_item": r.evaluation, "style_probe": r.style_probe})
+
+
+def _similar(args):
+    from pinsandbox.embeddings import similar_pins
+
+    table = similar_pins(args.pin, k=args.k, kind=args.kind, sandbox=args.sandbox, exact=args.exact)
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+    else:
+        print(table.to_string(index=False))

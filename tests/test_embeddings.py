@@ -1,0 +1,230 @@
+"""Embeddings stage: encoder training, precompute (local/Ray, resumable), FAISS, evaluation, bad input."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pinsandbox.cli
+from pinsandbox.embeddings import (
+    EmbeddingsConfig,
+    TrainConfig,
+    fit_and_publish,
+    load_encoder,
+    load_vectors,
+    similar_pins,
+)
+from pinsandbox.embeddings.encoder import EncoderConfig, PinEncoder
+from pinsandbox.embeddings.evaluate import item_to_item
+from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, load_images, pin_texts
+from pinsandbox.embeddings.index import PinIndex, check_vectors
+from pinsandbox.embeddings.pairs import coengagement_pairs
+from pinsandbox.errors import InvalidInput
+
+TINY = EmbeddingsConfig(dim=32, train=TrainConfig(clip_steps=3, steps=8, batch_size=32, n_negatives=32), shard_size=50)
+
+
+def random_features(n=60, seed=0, size=32) -> PinFeatures:
+    rng = np.random.default_rng(seed)
+    text = rng.normal(size=(n, 384)).astype(np.float32)
+    return PinFeatures(
+        pin_ids=np.array([f"p{i}" for i in range(n)]), text=text / np.linalg.norm(text, axis=1, keepdims=True),
+        pixels=rng.integers(0, 255, size=(n, size, size, 3), dtype=np.uint8), has_image=np.ones(n, bool),
+        meta=np.zeros((n, 3), np.int64), neighbours=rng.normal(size=(n, 384)).astype(np.float32),
+        pin_index=np.arange(n, dtype=np.int64) % 20)
+
+
+def random_pairs(n=60, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(n, size=200)
+    return pd.DataFrame({"a": [f"p{i}" for i in a], "b": [f"p{(i + 1) % n}" for i in a]})
+
+
+def tiny_encoder_config(dim=32):
+    return EncoderConfig(dim=dim, hidden=32, n_pin_table=20, vocab=MetadataVocab())
+
+
+@pytest.fixture
+def pinworld(sandbox):
+    from pinsandbox.catalog import generate_pinworld
+
+    return generate_pinworld(sandbox, n_pins=120, n_pinners=40, image_size=64, progress=False)
+
+
+def test_fit_and_publish_writes_both_vector_sets_indexes_and_metrics(pinworld, sandbox, capsys):
+    result = fit_and_publish(sandbox, TINY, progress=False)
+    pins = pinworld.pins["pin_id"].tolist()
+    for kind in ("proprietary", "off-the-shelf"):
+        vecs = load_vectors(kind, sandbox)
+        assert vecs.pin_ids.tolist() == pins
+        assert vecs.vectors.dtype == np.float32 and vecs.vectors.shape == (len(pins), 32) and vecs.dim == 32
+        assert np.allclose(np.linalg.norm(vecs.vectors, axis=1), 1, atol=1e-4)
+        art = sandbox.artifacts.read("embeddings", kind)
+        assert {"vectors.npy", "pin_ids.parquet", "index_exact.faiss", "index_hnsw.faiss"} <= set(art.manifest["files"])
+        assert pinworld.artifact_id in art.manifest["inputs"]
+        assert 0.9 <= result.ann_recall[kind] <= 1.0
+        assert set(result.evaluation[kind]) >= {"hit_rate@10", "mrr"} and result.evaluation[kind]["pairs"] > 0
+    assert sandbox.artifacts.read("embeddings", "proprietary").manifest["encoder"] == result.encoder_id
+    assert set(result.style_probe) == {"proprietary", "off-the-shelf"}
+    assert list(result.history["phase"].unique()) == ["clip", "engagement"]
+
+    # The published checkpoint loads and reproduces the precomputed vectors.
+    from pinsandbox.embeddings.pipeline import prepare
+
+    features = prepare(sandbox, TINY, progress=False).features
+    again = load_encoder(sandbox).embed(features)
+    assert np.allclose(again, load_vectors("proprietary", sandbox).vectors, atol=1e-5)
+
+    # Similar pins from Python and from the CLI: k results, never the pin itself, best first.
+    table = similar_pins(pins[0], k=5, sandbox=sandbox)
+    assert len(table) == 5 and pins[0] not in set(table["pin_id"]) and table["score"].is_monotonic_decreasing
+    pinsandbox.cli.COMMAND_MODULES.append("pinsandbox.embeddings.cli")
+    try:
+        assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", pins[0], "--k", "3", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [r["pin_id"] for r in rows] == table["pin_id"].tolist()[:3]
+        assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", "no-such-pin"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no-such-pin" in err
+    finally:
+        pinsandbox.cli.COMMAND_MODULES.remove("pinsandbox.embeddings.cli")
+
+
+def test_training_is_seeded_and_reproducible():
+    from pinsandbox.embeddings.train import train_encoder
+
+    f, pairs = random_features(), random_pairs()
+    cfg = TrainConfig(clip_steps=2, steps=4, batch_size=16, n_negatives=16, seed=3)
+    (a, ha), (b, hb) = (train_encoder(f, pairs, cfg, tiny_encoder_config(), progress=False) for _ in range(2))
+    assert ha["loss"].tolist() == hb["loss"].tolist()
+    assert np.array_equal(a.embed(f), b.embed(f))
+    c, _ = train_encoder(f, pairs, TrainConfig(clip_steps=2, steps=4, batch_size=16, n_negatives=16, seed=4),
+                         tiny_encoder_config(), progress=False)
+    assert not np.array_equal(a.embed(f), c.embed(f))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    enc = PinEncoder(tiny_encoder_config())
+    enc.pin_table = [f"p{i}" for i in range(20)]
+    enc.save_pretrained(tmp_path / "ck")
+    back = PinEncoder.from_pretrained(tmp_path / "ck")
+    f = random_features()
+    assert back.pin_table == enc.pin_table and np.array_equal(back.embed(f), enc.eval().embed(f))
+
+
+def _saved_inputs(tmp_path):
+    f = random_features(n=130)
+    enc = PinEncoder(tiny_encoder_config())
+    enc.save_pretrained(tmp_path / "encoder")
+    f.save(tmp_path / "features.npz")
+    return f, enc
+
+
+def test_precompute_resumes_after_interruption(tmp_path, monkeypatch):
+    from pinsandbox.embeddings import precompute as pc
+
+    f, enc = _saved_inputs(tmp_path)
+    args = (tmp_path / "encoder", tmp_path / "features.npz", len(f))
+    real, calls = pc.embed_shard, []
+
+    def interrupted(*a, **kw):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(a[3])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pc, "embed_shard", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pc.precompute(*args, tmp_path / "work", shard_size=30, progress=False)
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["shard-00000.npy", "shard-00001.npy"]
+    monkeypatch.setattr(pc, "embed_shard", real)
+    vectors, stats = pc.precompute(*args, tmp_path / "work", shard_size=30, progress=False)
+    assert stats["shards_resumed"] == 2 and stats["pins"] == 130 - 60
+    assert np.allclose(vectors, enc.embed(f), atol=1e-6)
+
+
+def test_ray_and_local_engines_write_the_same_vectors(tmp_path):
+    from pinsandbox.embeddings.precompute import precompute
+
+    f, _ = _saved_inputs(tmp_path)
+    args = (tmp_path / "encoder", tmp_path / "features.npz", len(f))
+    local, ls = precompute(*args, tmp_path / "local", engine="local", shard_size=40, progress=False)
+    ray_vectors, rs = precompute(*args, tmp_path / "ray", engine="ray", shard_size=40, progress=False)
+    assert ls["engine"] == "local" and rs["engine"] == "ray" and rs["pins"] == len(f)
+    assert np.allclose(local, ray_vectors, atol=1e-5)
+
+
+def test_item_to_item_ranks_targets_among_a_fixed_pool():
+    ids = np.array(["q", "t", "x", "y"])
+    v = np.array([[1, 0], [0.9, 0.436], [0.95, 0.312], [0, 1]], dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    pairs = pd.DataFrame({"query_pin_id": ["q", "q"], "target_pin_id": ["t", "y"]})
+    r = item_to_item(ids, v, pairs, k=1, pool_size=None)
+    # t ranks behind x (rank 1); y behind x and t (rank 2): hit@1 = 0, MRR = (1/2 + 1/3) / 2
+    assert r["hit_rate@1"] == 0 and r["mrr"] == pytest.approx((1 / 2 + 1 / 3) / 2) and r["pool"] == 4
+    assert item_to_item(ids, v, pairs, k=2, pool_size=None)["hit_rate@2"] == 0.5
+
+
+def test_coengagement_pairs_follow_each_pinner_within_the_window():
+    ts = pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04", "2025-01-01"], utc=True)
+    events = pd.DataFrame({"pinner_id": ["u", "u", "u", "u", "v"], "pin_id": ["a", "b", "c", "d", "e"],
+                           "action": ["save", "click", "impression", "closeup", "save"], "ts": ts, "board_id": None})
+    pairs = set(map(tuple, coengagement_pairs(events, window=1)[["a", "b"]].to_numpy()))
+    assert pairs == {("a", "b"), ("b", "a"), ("b", "d"), ("d", "b")}  # impression c is not engagement; v alone
+
+
+def test_hnsw_index_recall_and_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(2000, 32)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = PinIndex.build(np.arange(2000).astype(str), v)
+    assert index.ann_recall(v, k=10, n_queries=200) >= 0.9
+    index.save(tmp_path)
+    back = PinIndex.load(tmp_path, index.pin_ids)
+    assert np.array_equal(back.search(v[:5], 3, exact=True)[1], index.search(v[:5], 3, exact=True)[1])
+    assert (index.search(v[:5], 1, exact=True)[1].ravel() == np.arange(5)).all()
+
+
+# -- bad input: one clear error each ------------------------------------------------------------------
+
+def test_nan_vectors_are_refused():
+    v = np.ones((4, 8), np.float32)
+    v[2, 3] = np.nan
+    with pytest.raises(InvalidInput, match=r"1 row\(s\) contain NaN.*rows \[2\]"):
+        check_vectors(v)
+    with pytest.raises(InvalidInput, match="NaN"):
+        PinIndex.build(np.array(list("abcd")), v)
+
+
+def test_pins_with_empty_text_are_refused():
+    pins = pd.DataFrame({"pin_id": ["a", "b", "c"], "title": ["Lamp", " ", None], "description": ["", "", "  "]})
+    with pytest.raises(InvalidInput, match=r"2 pin\(s\) have an empty title and description \(b, c\)"):
+        pin_texts(pins)
+
+
+def test_corrupt_and_missing_images_are_refused(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), "red").save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    pins = pd.DataFrame({"pin_id": ["a", "b", "c"], "image": ["ok.png", None, "bad.png"]})
+    with pytest.raises(InvalidInput, match="pin c: image 'bad.png' is corrupt"):
+        load_images(pins, tmp_path)
+    pixels, has = load_images(pins.iloc[:2], tmp_path, size=8)
+    assert has.tolist() == [True, False] and (pixels[0][..., 0] == 255).all() and (pixels[1] == 0).all()
+    with pytest.raises(InvalidInput, match="pin z: image file 'gone.png' is missing"):
+        load_images(pd.DataFrame({"pin_id": ["z"], "image": ["gone.png"]}), tmp_path)
+
+
+def test_catalog_without_engagement_is_refused_and_nothing_is_written(sandbox):
+    from pinsandbox.catalog import import_catalog
+
+    pins = pd.DataFrame({"pin_id": ["a", "b", "c"], "title": ["Lamp", "Chair", "Rug"], "description": ["", "", ""]})
+    ts = pd.date_range("2025-01-01", periods=6, freq="D", tz="UTC")
+    events = pd.DataFrame({"pinner_id": ["u"] * 6, "pin_id": list("abcabc"), "action": ["impression"] * 6, "ts": ts})
+    import_catalog(sandbox, pins, events, progress=False)
+    with pytest.raises(InvalidInput, match="has no engagement .* before its cutoff"):
+        fit_and_publish(sandbox, TINY, progress=False)
+    assert not sandbox.artifacts.exists("embeddings", "encoder")
+    assert not sandbox.artifacts.exists("embeddings", "proprietary")
