@@ -1,0 +1,112 @@
+"""The Navigator comparison the issue asks for, as plain functions the notebook (and tests) call:
+
+    swapped + proprietary vectors   vs   original + vision tower on images   vs   swapped + off-the-shelf vectors
+
+Each arm starts from the same freshly built Qwen3-VL (same preset, same seed, same warm start), is fine-tuned
+with the same `FinetuneConfig` and evaluated on the same held-out requests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pinsandbox.vlm.finetune import FinetuneConfig, FinetuneResult, OriginalRoute, SwappedRoute, evaluate, finetune
+from pinsandbox.vlm.navigator import ImageLookup, NavigatorTask, PinLookup
+from pinsandbox.vlm.presets import build_model, warm_start_text_embeddings
+from pinsandbox.vlm.prompts import load_tokenizer
+from pinsandbox.vlm.scoring import attach_score_head
+from pinsandbox.vlm.swap import swap_vision_layer
+
+ADAPTER_STAGE, ADAPTER_NAME = "vlm", "navigator-lora"
+
+
+@dataclass
+class Arm:
+    name: str
+    route: object
+    result: FinetuneResult
+    test: dict  # evaluate() output on held-out requests
+
+    @property
+    def recall(self) -> float:
+        return self.test["summary"]["recall@10"]
+
+
+def fresh_original(preset: str, seed: int = 0, warm_start: bool = True):
+    model = build_model(preset, seed=seed)
+    if warm_start:
+        warm_start_text_embeddings(model)
+    return model
+
+
+def run_swapped_arm(name: str, task: NavigatorTask, vectors, preset: str, cfg: FinetuneConfig, *,
+                    tokens_per_pin: int = 4, warm_start: bool = True, save_base_to: Path | None = None,
+                    progress: bool = True) -> Arm:
+    """`vectors`: a PinVectors (pin_ids, vectors). Swap a fresh Qwen3-VL for them and fine-tune."""
+    swapped = swap_vision_layer(fresh_original(preset, cfg.seed, warm_start), int(vectors.dim), tokens_per_pin,
+                                seed=cfg.seed, fit_on=vectors.vectors)
+    if save_base_to is not None:
+        swapped.save_pretrained(save_base_to)  # the untrained swapped model the adapter applies to
+    route = SwappedRoute(PinLookup(vectors.pin_ids, vectors.vectors), load_tokenizer())
+    result = finetune(swapped, task, route, cfg, progress=progress)
+    return Arm(name, route, result, evaluate(result.model, task.test, route, cfg))
+
+
+def run_original_arm(task: NavigatorTask, catalog, preset: str, cfg: FinetuneConfig, *, warm_start: bool = True,
+                     progress: bool = True) -> Arm:
+    model = attach_score_head(fresh_original(preset, cfg.seed, warm_start), seed=cfg.seed)
+    route = OriginalRoute(ImageLookup(catalog, cfg.image_side), load_tokenizer())
+    result = finetune(model, task, route, cfg, progress=progress)
+    return Arm("original + vision tower", route, result, evaluate(result.model, task.test, route, cfg))
+
+
+def summary_table(arms: list[Arm]) -> pd.DataFrame:
+    rows = []
+    for a in arms:
+        rows.append({"arm": a.name, "recall@10": a.recall, "chance": a.test["summary"]["chance_recall@10"],
+                     "steps": a.result.steps, "train_wall_s": a.result.wall_s,
+                     "trainable_params": a.result.trainable_params, "final_loss": a.result.summary()["final_loss"]})
+    return pd.DataFrame(rows).set_index("arm")
+
+
+def publish_adapter(sandbox, arm: Arm, base_dir: Path, *, params: dict, inputs: list[str], metrics: dict) -> str:
+    """Publish `vlm/navigator-lora`: `adapter/` (peft format: LoRA + projector + head) and `base/` (swapped model)."""
+    import shutil
+
+    from pinsandbox.sandbox import resolve
+
+    sb = resolve(sandbox)
+    with sb.artifacts.write(ADAPTER_STAGE, ADAPTER_NAME, params=params, inputs=inputs) as w:
+        arm.result.model.save_pretrained(w.path / "adapter")
+        shutil.copytree(base_dir, w.path / "base")
+        (w.path / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+        pd.DataFrame({"step": np.arange(1, len(arm.result.losses) + 1), "loss": arm.result.losses}).to_parquet(
+            w.path / "losses.parquet", index=False)
+    return sb.artifacts.current_id(ADAPTER_STAGE, ADAPTER_NAME)
+
+
+def load_navigator(sandbox=None):
+    """The fine-tuned swapped model (base + peft adapter) from `vlm/navigator-lora`, ready to score."""
+    from peft import PeftModel
+
+    from pinsandbox.sandbox import resolve
+    from pinsandbox.vlm.presets import load_model
+
+    art = resolve(sandbox).artifacts.read(ADAPTER_STAGE, ADAPTER_NAME)
+    base = load_model(art.path / "base")
+    return PeftModel.from_pretrained(base, art.path / "adapter").eval()
+
+
+def top_picks(arm: Arm, request_id: str, k: int = 5) -> pd.DataFrame:
+    """The k candidates an arm ranked highest for one held-out request (pin_id, score, is_answer)."""
+    row = next(r for r in arm.test["rows"] if r["request_id"] == request_id)
+    order = np.argsort(-row["scores"], kind="stable")[:k]
+    return pd.DataFrame({"pin_id": [row["candidates"][i] for i in order], "score": row["scores"][order],
+                         "is_answer": row["labels"][order]})
+
+

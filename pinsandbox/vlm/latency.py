@@ -1,0 +1,95 @@
+"""Time to first token (prefill + first greedy token) for a Navigator request, original vs swapped.
+
+Both routes use the same language model weights (the swapped model is made from a copy of the original).
+- original: the request's candidate images (RGB arrays, already decoded) are resized, normalised and
+  patchified, the vision tower encodes them, and the LM prefills text + (side/32)² tokens per pin;
+- swapped: the candidates' precomputed vectors are looked up in the pin-vector table, the projector maps
+  them, and the LM prefills text + tokens_per_pin tokens per pin.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from pinsandbox.vlm.prompts import build_prompts, images_to_pixels, load_tokenizer
+
+REQUEST = "a mid-century modern walnut sideboard under $400 for a small living room, warm tones please"
+
+
+@dataclass
+class TTFTConfig:
+    preset: str = "proportional-2b"
+    n_pins: int = 8
+    image_side: int = 448
+    tokens_per_pin: int = 4
+    pin_dim: int = 256
+    repeats: int = 5
+    warmup: int = 1
+    threads: int = 2
+    seed: int = 0
+
+
+def _median_time(fn, repeats: int, warmup: int) -> tuple[float, list[float]]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def measure_ttft(cfg: TTFTConfig = TTFTConfig(), progress: bool = False) -> dict:
+    from pinsandbox.vlm.presets import build_model
+    from pinsandbox.vlm.swap import swap_vision_layer
+
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    original = build_model(cfg.preset, seed=cfg.seed)
+    swapped = swap_vision_layer(copy.deepcopy(original), cfg.pin_dim, cfg.tokens_per_pin, seed=cfg.seed)
+    tok = load_tokenizer()
+    vcfg = original.config.vision_config
+    visual_tokens = (cfg.image_side // (vcfg.patch_size * vcfg.spatial_merge_size)) ** 2
+    images = [rng.integers(0, 256, (cfg.image_side, cfg.image_side, 3), dtype=np.uint8) for _ in range(cfg.n_pins)]
+    table = rng.standard_normal((1000, cfg.pin_dim)).astype(np.float32)  # a pin-vector table to look up from
+    table /= np.linalg.norm(table, axis=1, keepdims=True)
+    rows = rng.choice(len(table), cfg.n_pins, replace=False)
+    p_orig = build_prompts(tok, original.config, [REQUEST], cfg.n_pins, visual_tokens)
+    p_swap = build_prompts(tok, swapped.config, [REQUEST], cfg.n_pins, cfg.tokens_per_pin)
+
+    @torch.inference_mode()
+    def run_original():
+        pixels, grid = images_to_pixels(images, cfg.image_side)
+        original.model.rope_deltas = None
+        out = original(input_ids=p_orig.input_ids, attention_mask=p_orig.attention_mask, pixel_values=pixels,
+                       image_grid_thw=grid, mm_token_type_ids=p_orig.mm_token_type_ids, logits_to_keep=1,
+                       use_cache=True)
+        return out.logits[:, -1].argmax(-1)
+
+    @torch.inference_mode()
+    def run_swapped():
+        vectors = torch.from_numpy(table[rows])
+        swapped.model.rope_deltas = None
+        out = swapped(input_ids=p_swap.input_ids, attention_mask=p_swap.attention_mask, pin_vectors=vectors,
+                      logits_to_keep=1, use_cache=True)
+        return out.logits[:, -1].argmax(-1)
+
+    t_orig, all_orig = _median_time(run_original, cfg.repeats, cfg.warmup)
+    t_swap, all_swap = _median_time(run_swapped, max(cfg.repeats, 5), cfg.warmup + 1)
+    return {
+        "config": asdict(cfg),
+        "seq_len_original": int(p_orig.input_ids.shape[1]),
+        "seq_len_swapped": int(p_swap.input_ids.shape[1]),
+        "ttft_original_s": t_orig,
+        "ttft_swapped_s": t_swap,
+        "ttft_ratio": t_orig / t_swap,
+        "runs_original_s": all_orig,
+        "runs_swapped_s": all_swap,
+    }
