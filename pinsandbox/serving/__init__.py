@@ -1,0 +1,20 @@
+"""Serving: a FastAPI app over one sandbox — similar pins, homefeed, events (durably logged, applied online),
+Navigator — with a bearer token, Prometheus metrics and an event log replayed on restart.
+
+    from pinsandbox.serving import ServingState, start
+    with start("alice") as server:            # child process on a free loopback port
+        server.client().get("/pinners/u0001/homefeed").json()
+"""
+
+import importlib
+
+_EXPORTS = {"EventLog": "eventlog", "ServingConfig": "state", "ServingState": "state", "create_app": "app",
+            "ServerProcess": "server", "free_port": "server", "run": "server", "start": "server"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"pinsandbox.serving.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pinsandbox.serving' has no attribute {name!r}")
