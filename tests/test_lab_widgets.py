@@ -130,7 +130,7 @@ def test_similar_pins_side_by_side_and_walk(catalog):
     assert browser.pin_id == nxt and "no pin 'no-such-pin'" in unescape(browser._status.value)
     with pytest.raises(NotFound):
         browser.select("no-such-pin")
-    with pytest.raises(InvalidInput, match="DataFrame with a pin_id column"):
+    with pytest.raises(InvalidInput, match="a DataFrame with a pin_id column"):
         SimilarPins(catalog, lambda p, k: pd.DataFrame({"id": [p]}))
 
 
@@ -245,3 +245,19 @@ def test_similar_pins_from_vectors_is_exact_cosine(catalog):
     with pytest.raises(NotFound, match="has no vector"):  # a pin one embedding lacks: refused, view unchanged
         browser.select(ids[100])
     assert browser.pin_id == ids[5] and browser.history == [ids[5]]
+
+
+def test_explorers_take_the_serving_api_shapes(catalog, taste_graph):
+    """The serving state answers with dicts ({"pin_id", "title", "score"}; navigator {"answer", "pins"}): they plug in as is."""
+    search, tg = TitleSearch(catalog.pins), taste_graph.fork()
+    as_dicts = lambda df: [{"pin_id": p, "title": "…", "score": s} for p, s in zip(df["pin_id"], df["score"], strict=True)]  # noqa: E731
+    first = catalog.pins["pin_id"].iloc[0]
+    browser = SimilarPins(catalog, lambda p, k: as_dicts(search.similar(p, k)), pin_id=first, k=4)
+    assert browser.neighbours["similar"][0] == search.similar(first, 4)["pin_id"].tolist()
+    explorer = PinnerExplorer(catalog, recommend=lambda u, k: [{"pin_id": p} for p in tg.recommend(u, k)], update=tg.update, k=5)
+    assert explorer.homefeed == tg.recommend(explorer.pinner_id, 5)
+    reply, ids = search.ask("lamp")
+    turn = NavigatorChat(catalog, ask=lambda t: {"answer": reply, "pins": [{"pin_id": p, "score": 1.0} for p in ids]}).send("lamp")
+    assert (turn["reply"], turn["pin_ids"]) == (reply, ids)
+    with pytest.raises(InvalidInput, match="dicts with a pin_id key"):
+        SimilarPins(catalog, lambda p, k: [{"id": p}])

@@ -64,6 +64,21 @@ def image_uri(images_dir: Path | None, image) -> str | None:
     return _data_uri(str(path), path.stat().st_mtime) if path.is_file() else None
 
 
+def pin_list(result) -> tuple[list[str], dict[str, float]]:
+    """Pins as a model or service returns them, as (ids, scores): pin ids; dicts with pin_id (and score), as
+    the serving API answers; or a DataFrame with a pin_id (and score) column."""
+    if isinstance(result, pd.DataFrame):
+        if "pin_id" not in result:
+            raise InvalidInput("expected pin ids, or a DataFrame with a pin_id column")
+        rows = result.to_dict("records")
+    else:
+        rows = [r if isinstance(r, dict) else {"pin_id": r} for r in result]
+    if any("pin_id" not in r for r in rows):
+        raise InvalidInput("expected pin ids, or dicts with a pin_id key")
+    ids = [str(r["pin_id"]) for r in rows]
+    return ids, {str(r["pin_id"]): float(r["score"]) for r in rows if r.get("score") is not None}
+
+
 def esc(text) -> str:
     return html.escape("" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text))
 

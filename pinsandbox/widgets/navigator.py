@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from pinsandbox.errors import InvalidInput
-from pinsandbox.widgets.base import Explorer, cards, esc, pins_and_images, titles
+from pinsandbox.widgets.base import Explorer, cards, esc, pin_list, pins_and_images, titles
 
 
 def _answer(result) -> tuple[str, list[str]]:
-    """An assistant answer as (reply text, picked pin ids): a list of ids, a (reply, ids) pair or a dict."""
+    """An assistant answer as (reply text, picked pin ids): pin ids, a (reply, ids) pair, or a dict with the
+    pins under "pin_ids" or "pins" and the text under "reply" or "answer" (the serving API's shape)."""
     if isinstance(result, dict):
-        return str(result.get("reply", "")), [str(p) for p in result.get("pin_ids", [])]
+        reply = str(result.get("reply", result.get("answer", "")))
+        return reply, pin_list(result.get("pin_ids", result.get("pins", [])))[0]
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str):
-        return result[0], [str(p) for p in result[1]]
+        return result[0], pin_list(result[1])[0]
     if isinstance(result, (list, tuple)) or hasattr(result, "tolist"):
-        return "", [str(p) for p in list(result)]
+        return "", pin_list(list(result))[0]
     raise InvalidInput("an ask function must return pin ids, (reply, pin ids) or {'reply': …, 'pin_ids': […]}")
 
 
 class NavigatorChat(Explorer):
     """Ask in words, get pins back.
 
-        chat = NavigatorChat(catalog, ask=navigator.ask)   # ask(text) -> [pin_id] | (reply, [pin_id]) | dict
+        chat = NavigatorChat(catalog, ask=state.navigator)  # ask(text) -> [pin_id] | (reply, [pin_id]) | dict
         chat.send("a mid-century lamp under $80")
         chat.show()
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
-from pinsandbox.widgets.base import Explorer, cards, esc, pins_and_images, titles
+from pinsandbox.widgets.base import Explorer, cards, esc, pin_list, pins_and_images, titles
 
 ACTIONS = ("closeup", "click", "save", "merchant_click", "impression")
 ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")
@@ -30,7 +30,9 @@ class PinnerExplorer(Explorer):
         PinnerExplorer.from_taste_graph(catalog, tg)          # the same, wired to a TasteGraph
         explorer.feed("p0000042", "save")                      # -> {"before", "after", "new", "gone"}
 
-    `recommend(pinner_id, k) -> [pin_id]`; `update(event dict)` applies one event (pinner_id, pin_id, action, ts);
+    `recommend(pinner_id, k) -> pins` (ids, or dicts with pin_id as the serving API's homefeed returns);
+    `update(event dict)` applies one event (pinner_id, pin_id, action, ts) — TasteGraph.update, or the serving
+    state's record_event;
     `interests(pinner_id) -> DataFrame` (optional). `events`: the history shown (defaults to the catalog's
     training events, so nothing from the held-out future leaks into the view).
     """
@@ -80,7 +82,7 @@ class PinnerExplorer(Explorer):
         recent = [p for p in (e["pin_id"] for e in reversed(self.fed) if e["pinner_id"] == self.pinner_id)] + recent
         self.recent = list(dict.fromkeys(recent))[: self.history_size]
         self.interests = _interest_rows(self.interests_fn(self.pinner_id)) if self.interests_fn else []
-        self.homefeed = [str(p) for p in self.recommend_fn(self.pinner_id, self.k)]
+        self.homefeed = pin_list(self.recommend_fn(self.pinner_id, self.k))[0]
 
     def feed(self, pin_id: str, action: str = "save", ts=None) -> dict:
         """Send one event for the current pinner through `update`, then recompute: what entered and left the feed."""

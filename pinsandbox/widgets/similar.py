@@ -6,18 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
-from pinsandbox.widgets.base import Explorer, cards, esc, pin_card, pins_and_images, titles
-
-
-def _neighbours(result) -> tuple[list[str], dict[str, float]]:
-    """A similar-pins answer as (ids, scores): a DataFrame with pin_id (and score) columns, or a list of ids."""
-    if isinstance(result, pd.DataFrame):
-        if "pin_id" not in result:
-            raise InvalidInput("a similar-pins function must return pin ids or a DataFrame with a pin_id column")
-        ids = result["pin_id"].astype(str).tolist()
-        scores = dict(zip(ids, result["score"].astype(float), strict=True)) if "score" in result else {}
-        return ids, scores
-    return [str(p) for p in result], {}
+from pinsandbox.widgets.base import Explorer, cards, esc, pin_card, pin_list, pins_and_images, titles
 
 
 def vector_neighbours(pin_vectors):
@@ -47,7 +36,8 @@ class SimilarPins(Explorer):
         SimilarPins(catalog, {"proprietary": lambda p, k: similar_pins(p, k, "proprietary"),
                               "off-the-shelf": lambda p, k: similar_pins(p, k, "off-the-shelf")}).show()
 
-    `similar`: a callable `(pin_id, k) -> DataFrame[pin_id, score] | list[pin_id]`, or a dict name -> callable
+    `similar`: a callable `(pin_id, k) -> pins` (ids, dicts with pin_id/score as the serving API returns them,
+    or a DataFrame with pin_id/score — `embeddings.similar_pins` fits as is), or a dict name -> callable
     to compare them side by side. Following a neighbour makes it the new query (a walk through the catalog).
     """
 
@@ -75,7 +65,7 @@ class SimilarPins(Explorer):
         pin_id = str(pin_id).strip()
         if pin_id not in self.pins.index:
             raise NotFound(f"no pin {pin_id!r} in this catalog: pick one of its pin_id values (e.g. {self.pins['pin_id'].iloc[0]!r})")
-        neighbours = {name: _neighbours(f(pin_id, self.k)) for name, f in self.similar.items()}  # may refuse: then nothing changes
+        neighbours = {name: pin_list(f(pin_id, self.k)) for name, f in self.similar.items()}  # may refuse: then nothing changes
         self.pin_id, self.neighbours = pin_id, neighbours
         self.history.append(pin_id)
         if self._widget is not None:
