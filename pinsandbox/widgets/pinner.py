@@ -139,7 +139,7 @@ class PinnerExplorer(Explorer):
     def _build_widget(self):
         import ipywidgets as w
 
-        self._who = w.Dropdown(options=self.pinner_ids, value=self.pinner_id, description="pinner")
+        self._who = w.Dropdown(options=self._pinner_options(), value=self.pinner_id, description="pinner")
         self._pin = w.Combobox(placeholder="pin id (e.g. one from the feed)", description="pin", ensure_option=False)
         self._action = w.Dropdown(options=list(ACTIONS), value="save", description="action")
         self._send = w.Button(description="feed this event", button_style="danger", icon="bolt")
@@ -151,6 +151,11 @@ class PinnerExplorer(Explorer):
         controls = [self._who] + ([self._pin, self._action, self._send] if self.update_fn else [])
         return w.VBox([w.HBox(controls, layout=w.Layout(flex_flow="row wrap")), self._status, self._view])
 
+    def _pinner_options(self, most_active: int = 1000) -> list[str]:
+        """The most active pinners (a dropdown of a million would freeze the page), plus the one shown."""
+        top = self.pinner_ids[:most_active]
+        return top if self.pinner_id in top else [self.pinner_id, *top]
+
     def _on_send(self) -> None:
         try:
             change = self.feed(self._pin.value or (self.homefeed[0] if self.homefeed else ""), self._action.value)
@@ -159,6 +164,8 @@ class PinnerExplorer(Explorer):
             self._status.value = f"<span style='color:#b00'>{esc(e)}</span>"
 
     def _refresh(self) -> None:
+        if self.pinner_id not in self._who.options:
+            self._who.options = self._pinner_options()
         self._who.value = self.pinner_id
         self._pin.options = [p for p in self.homefeed if p in self.pins.index]
         self._view.value = self.html()
