@@ -85,6 +85,9 @@ def test_gallery_search_filters_and_pages(catalog):
                                             zip(gallery.results["title"], gallery.results["description"], strict=True))
     with pytest.raises(InvalidInput, match="cannot filter on colour"):
         gallery.search(colour="red")
+    with pytest.raises(InvalidInput, match="no pin has category='spaceship': use one of"):
+        gallery.search(category="spaceship")
+    assert gallery.query == word  # a refused search leaves the last one in place
 
 
 def test_gallery_widget_controls_drive_the_view(catalog):

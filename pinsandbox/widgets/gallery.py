@@ -49,8 +49,13 @@ class PinGallery(Explorer):
             raise InvalidInput(f"cannot filter on {', '.join(sorted(unknown))}: filterable columns are {', '.join(self.columns) or 'none'}")
         if max_price is not None and not self.has_price:
             raise InvalidInput("max_price needs a numeric price column, and this catalog has none")
-        self.query, self.max_price, self.page = query.strip(), max_price, 0
-        self.filters = {k: v for k, v in filters.items() if v not in (None, ALL)}
+        filters = {k: v for k, v in filters.items() if v not in (None, ALL)}
+        for col, value in filters.items():
+            values = self.pins[col].dropna().unique()
+            if value not in values:
+                raise InvalidInput(f"no pin has {col}={value!r}: use one of {', '.join(map(repr, sorted(values)[:12]))}"
+                                   + (" …" if len(values) > 12 else ""))
+        self.query, self.max_price, self.page, self.filters = query.strip(), max_price, 0, filters
         self._apply()
         if self._widget is not None:
             self._sync_controls()
