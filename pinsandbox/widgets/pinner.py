@@ -79,7 +79,7 @@ class PinnerExplorer(Explorer):
     def _compute(self) -> None:
         mine = self.events[(self.events["pinner_id"] == self.pinner_id) & self.events["action"].isin(ENGAGEMENTS)]
         recent = mine.sort_values("ts", kind="stable")["pin_id"].astype(str).tolist()[::-1]
-        recent = [p for p in (e["pin_id"] for e in reversed(self.fed) if e["pinner_id"] == self.pinner_id)] + recent
+        recent = [e["pin_id"] for e in reversed(self.fed) if e["pinner_id"] == self.pinner_id and e["action"] in ENGAGEMENTS] + recent
         self.recent = list(dict.fromkeys(recent))[: self.history_size]
         self.interests = _interest_rows(self.interests_fn(self.pinner_id)) if self.interests_fn else []
         self.homefeed = pin_list(self.recommend_fn(self.pinner_id, self.k))[0]
