@@ -24,16 +24,37 @@ from pinsandbox.sandbox.sandbox import resolve
 KERNEL_NAME = "pinsandbox"
 
 
+QUICKSTART = "quickstart.ipynb"
+
+
+def tutorial_files() -> list[Path]:
+    """What a new lab gets: the quick start, the numbered stage notebooks (the course) and its README."""
+    nb = settings.NOTEBOOKS_DIR
+    return [nb / QUICKSTART, *sorted(nb.glob("[0-9][0-9]_*.ipynb")), nb / "README.md"]
+
+
 def copy_tutorials(sandbox) -> list[str]:
-    """Copy the tutorial notebooks into `<sandbox>/notebooks/` — only those not there yet (never overwrite edits)."""
+    """Copy the tutorials into `<sandbox>/notebooks/` — only those not there yet (never overwrite edits).
+
+    Notebooks are switched to the sandbox's kernel on the way, so JupyterLab opens them without asking
+    which kernel to use (the only one on offer is the confined `pinsandbox` kernel).
+    """
     dest = sandbox.path("notebooks")
     dest.mkdir(exist_ok=True)
     copied = []
-    for src in sorted(settings.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")) + [settings.NOTEBOOKS_DIR / "README.md"]:
+    for src in tutorial_files():
         target = dest / src.name
-        if src.exists() and not target.exists():
-            shutil.copyfile(src, target)
-            copied.append(src.name)
+        if not src.exists() or target.exists():
+            continue
+        tmp = target.with_name(f".{target.name}.tmp")
+        if src.suffix == ".ipynb":
+            nb = json.loads(src.read_text())
+            nb.setdefault("metadata", {})["kernelspec"] = {"name": KERNEL_NAME, "display_name": "pinsandbox", "language": "python"}
+            tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        else:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, target)  # a crash mid-copy never leaves a half notebook that would then never be refreshed
+        copied.append(src.name)
     return copied
 
 
@@ -75,6 +96,10 @@ def prepare(sandbox, isolation_mode: str | None = None, port: int = 8888, token:
         "LabApp": {"default_url": "/lab/tree/notebooks"},
     }  # fmt: skip
     (jupyter / "config" / "jupyter_server_config.json").write_text(json.dumps(config, indent=1))
+    # No phone-home from a sandbox: the news/update checker would ask a website (and pops up a question).
+    (jupyter / "config" / "labconfig").mkdir(exist_ok=True)
+    page_config = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+    (jupyter / "config" / "labconfig" / "page_config.json").write_text(json.dumps(page_config, indent=1))
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
@@ -95,5 +120,7 @@ def start_lab(sandbox, port: int = 8888, isolation_mode: str | None = None):
     if copied:
         print(f"copied {len(copied)} tutorial notebooks into {sb.path('notebooks')}")
     print(f"JupyterLab for sandbox {sb.owner!r}: {url}", flush=True)
+    if (sb.path("notebooks") / QUICKSTART).exists():
+        print(f"new here? open notebooks/{QUICKSTART} and run all cells (about a minute), then notebooks/README.md", flush=True)
     os.chdir(sb.root)
     os.execve(argv[0], argv, env)  # become the server: signals (Ctrl-C, SIGTERM) reach it directly
