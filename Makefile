@@ -20,6 +20,7 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/pinsandbox run-all --sandbox $(SANDBOX) --preset demo --create
+	$(BIN)/pinsandbox report --sandbox $(SANDBOX)
 
 test: setup
 	$(BIN)/python -m pytest

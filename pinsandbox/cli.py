@@ -17,6 +17,11 @@ from pinsandbox.errors import PinsandboxError
 COMMAND_MODULES = [
     "pinsandbox.sandbox.cli",
     "pinsandbox.catalog.cli",
+    "pinsandbox.embeddings.cli",
+    "pinsandbox.vlm.cli",
+    "pinsandbox.tastegraph.cli",
+    "pinsandbox.serving.cli",
+    "pinsandbox.evaluation.cli",
     "pinsandbox.runs.cli",
     "pinsandbox.bench",
 ]
