@@ -5,7 +5,7 @@
    recall@10 of HNSW against exact and queries/s of each, for a few efSearch values, and the speed-up of the
    smallest efSearch reaching 0.95 recall.
 
-Time: `--quick` ≈ 1–2 min; the full run ≈ 10–15 min on 2 free cores (HNSW build of 1 M vectors dominates).
+Time: `--quick` ≈ 3 min; the full run ≈ 12–15 min on 2 shared cores (the HNSW build of 1 M vectors, ~10 min, dominates).
     python benchmarks/bench_embeddings.py [--quick] [--skip-ray]
 """
 
@@ -87,7 +87,7 @@ def bench_faiss(n: int, dim: int = 256, n_queries: int = 1000, k: int = 10) -> d
     hnsw.add(x)
     build_s = time.perf_counter() - t
     sweep = []
-    for ef in (16, 32, 64, 128, 256):
+    for ef in (16, 32, 64, 128, 256, 512):
         hnsw.hnsw.efSearch = ef
         t = time.perf_counter()
         _, ids = hnsw.search(q, k)
