@@ -15,7 +15,7 @@ _EXPORTS = {
     "Catalog": "load", "GroundTruth": "load", "load_catalog": "load", "load_ground_truth": "load",
     "ACTIONS": "pinworld", "PinworldConfig": "pinworld", "build_pinworld": "pinworld", "generate_pinworld": "pinworld",
     "export_catalog": "importer", "import_catalog": "importer", "validate_catalog": "importer",
-    "catalog_summary": "views", "pin_gallery": "views",
+    "catalog_summary": "views",
 }
 
 __all__ = sorted(_EXPORTS)

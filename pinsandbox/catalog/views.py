@@ -126,29 +126,6 @@ def plot_style_category_mix(mix: pd.DataFrame, ax=None):
     return ax
 
 
-def pin_gallery(catalog: Catalog, n: int = 24, category: str | None = None, seed: int = 0, columns: int = 6):
-    """A grid of pin images with their titles (ipywidgets; text cards for text-only pins).
-
-    Returns an ipywidgets box; outside a live notebook it still displays as static HTML-ish output.
-    """
-    import ipywidgets as widgets
-
-    pins = catalog.pins
-    if category is not None and "category" in pins:
-        pins = pins[pins["category"] == category]
-    pins = pins.sample(n=min(n, len(pins)), random_state=seed) if len(pins) else pins
-    cards = []
-    for _, pin in pins.iterrows():
-        parts = []
-        if isinstance(pin["image"], str) and (catalog.images_dir / pin["image"]).is_file():
-            parts.append(widgets.Image(value=(catalog.images_dir / pin["image"]).read_bytes(), format="png", width=120, height=120))
-        extra = f" · ${pin['price']:.0f}" if "price" in pin and pd.notna(pin.get("price")) else ""
-        parts.append(widgets.HTML(f"<div style='width:120px;font-size:11px;line-height:1.2'><b>{_escape(pin['title'])}</b>"
-                                  f"<br><span style='color:#777'>{pin['pin_id']}{extra}</span></div>"))
-        cards.append(widgets.VBox(parts, layout=widgets.Layout(margin="4px")))
-    return widgets.GridBox(cards, layout=widgets.Layout(grid_template_columns=f"repeat({columns}, 130px)"))
-
-
 def gallery_html(catalog: Catalog, n: int = 12, seed: int = 0) -> str:
     """The same gallery as plain HTML with inline images (for exported notebooks and headless runs)."""
     pins = catalog.pins.sample(n=min(n, len(catalog.pins)), random_state=seed)

@@ -72,34 +72,3 @@ def similar_gallery(pin_id: str, catalog, k: int = 8, sandbox=None):
         axes[r, 0].set_ylabel(kind, fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def similar_pins_widget(catalog, default_pin: str, k: int = 8, sandbox=None):
-    """A dropdown of pins that redraws the gallery; headless (no widget front end) it just draws `default_pin`."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    try:
-        import ipywidgets as widgets
-    except ImportError:
-        widgets = None
-    if widgets is None:
-        display(similar_gallery(default_pin, catalog, k, sandbox))
-        plt.close("all")
-        return None
-    options = catalog.pins["pin_id"].tolist()[:500]
-    if default_pin not in options:
-        options = [default_pin, *options]
-    out = widgets.Output()
-
-    def draw(pin):
-        with out:
-            out.clear_output(wait=True)
-            display(similar_gallery(pin, catalog, k, sandbox))
-            plt.close("all")
-
-    dropdown = widgets.Dropdown(options=options, value=default_pin, description="pin")
-    dropdown.observe(lambda change: draw(change["new"]), names="value")
-    draw(default_pin)
-    display(widgets.VBox([dropdown, out]))
-    return dropdown

@@ -30,7 +30,7 @@ class MatrixRecommender:
     name = "matrix"
     half_life_days: float = 30.0
 
-    def fit(self, train_events: pd.DataFrame, pins=None) -> "MatrixRecommender":
+    def fit(self, train_events: pd.DataFrame, pins=None) -> MatrixRecommender:
         events = prepare_events(train_events, what="training events")
         if events.empty:
             raise InvalidInput("no training events: fit needs at least one event before the cutoff")

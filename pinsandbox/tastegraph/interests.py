@@ -45,7 +45,7 @@ class PinnerState:
     def decayed(self, t: float, half_life_days: float) -> np.ndarray:
         return self.importance * 0.5 ** (max(t - self.as_of, 0.0) / (86400.0 * half_life_days))
 
-    def shares(self, t: float, cfg: "InterestConfig") -> np.ndarray:
+    def shares(self, t: float, cfg: InterestConfig) -> np.ndarray:
         """Each interest's share of the pinner's attention now: frequency and recency, as in PinnerSage."""
         dt = max(t - self.as_of, 0.0) / 86400.0
         long = self.importance * 0.5 ** (dt / cfg.half_life_days)
@@ -55,7 +55,7 @@ class PinnerState:
             share = share + cfg.recency_mix * short / short.sum()
         return share / share.sum()
 
-    def copy(self) -> "PinnerState":
+    def copy(self) -> PinnerState:
         return PinnerState(self.centers.copy(), self.importance.copy(), self.medoids.copy(), self.as_of,
                            short=self.short.copy(), recent=list(self.recent), seen=set(self.seen))
 

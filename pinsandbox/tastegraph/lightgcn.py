@@ -54,7 +54,7 @@ class LightGCN:
     def __init__(self, config: GNNConfig = GNNConfig()):
         self.config = config
 
-    def fit(self, X: sp.csr_matrix, pin_vectors: np.ndarray | None, progress=None) -> "LightGCN":
+    def fit(self, X: sp.csr_matrix, pin_vectors: np.ndarray | None, progress=None) -> LightGCN:
         """Train on the binarised pinner–pin engagement matrix X (pinners × pins)."""
         import torch
 

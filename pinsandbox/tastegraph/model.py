@@ -14,15 +14,20 @@ rank, then re-ranked so no single interest crowds out the others.
 from __future__ import annotations
 
 import copy
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from pinsandbox.errors import InvalidInput, NotFound
-from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, ENGAGEMENTS, build_graph, check_known_pins, prepare_events, to_utc
+from pinsandbox.tastegraph.graph import (
+    ACTION_WEIGHTS,
+    ENGAGEMENTS,
+    build_graph,
+    check_known_pins,
+    prepare_events,
+)
 from pinsandbox.tastegraph.interests import InterestConfig, PinnerState, fit_pinner, update_pinner
 from pinsandbox.tastegraph.lightgcn import GNNConfig, LightGCN
 from pinsandbox.tastegraph.walks import PixieWalker, WalkConfig
@@ -46,7 +51,7 @@ class TasteGraphConfig:
     seed: int = 0
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TasteGraphConfig":
+    def from_dict(cls, d: dict) -> TasteGraphConfig:
         d = dict(d)
         d["interests"] = InterestConfig(**d.get("interests", {}))
         d["walks"] = WalkConfig(**d.get("walks", {}))
@@ -90,7 +95,7 @@ class TasteGraph:
         self.fitted = False
 
     # -- batch clock ------------------------------------------------------------------------------
-    def fit(self, train_events: pd.DataFrame, pin_vectors=None, *, pins=None, progress=None) -> "TasteGraph":
+    def fit(self, train_events: pd.DataFrame, pin_vectors=None, *, pins=None, progress=None) -> TasteGraph:
         """Build the graph, batch interests and candidate sources from `train_events` (all before the cutoff).
 
         `pin_vectors`: PinVectors or (pin_ids, vectors); without them (text-only or vector-less catalogs) pins are
@@ -197,7 +202,7 @@ class TasteGraph:
         return states
 
     # -- online clock -----------------------------------------------------------------------------
-    def update(self, event) -> "TasteGraph":
+    def update(self, event) -> TasteGraph:
         """Apply one engagement event (dict/Series with pinner_id, pin_id, action, optional ts) to its pinner now.
 
         An unknown pinner is a newcomer and gets a fresh profile; an unknown pin is refused (the pin must be in the
@@ -230,7 +235,7 @@ class TasteGraph:
                              "board_id": ev.get("board_id")})
         return self
 
-    def update_many(self, events: pd.DataFrame) -> "TasteGraph":
+    def update_many(self, events: pd.DataFrame) -> TasteGraph:
         events = prepare_events(events, what="online events")
         check_known_pins(events, self.pins, what="online events")
         for ev in events.to_dict("records"):
@@ -257,7 +262,7 @@ class TasteGraph:
         self._online = []
         return {"events": len(new), "pinners": len(touched)}
 
-    def fork(self) -> "TasteGraph":
+    def fork(self) -> TasteGraph:
         """A copy whose pinner states can be updated without touching this one (shares the heavy parts)."""
         other = copy.copy(self)
         other.states = {u: s.copy() for u, s in self.states.items()}
@@ -272,7 +277,7 @@ class TasteGraph:
         return save(self, sandbox, name, inputs)
 
     @classmethod
-    def load(cls, sandbox=None, name: str = "taste-graph") -> "TasteGraph":
+    def load(cls, sandbox=None, name: str = "taste-graph") -> TasteGraph:
         from pinsandbox.tastegraph.snapshot import load
 
         return load(sandbox, name)
