@@ -38,6 +38,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="100k pins / 1M events instead of 1M / 10M")
     ap.add_argument("--events-measured", type=int, default=2000, help="online events timed")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pins", type=int, help="override the pin count (e.g. 1M pins indexed with fewer events)")
+    ap.add_argument("--events", type=int, help="override the event count")
+    ap.add_argument("--pinners", type=int, help="override the pinner count")
     args = ap.parse_args(argv)
     import faiss
     import torch
@@ -48,6 +51,7 @@ def main(argv=None) -> dict:
     from pinsandbox.tastegraph.synthetic import make_world
 
     n_pins, n_events, n_pinners = (100_000, 1_000_000, 10_000) if args.quick else (1_000_000, 10_000_000, 100_000)
+    n_pins, n_events, n_pinners = args.pins or n_pins, args.events or n_events, args.pinners or n_pinners
     t = time.perf_counter()
     world = make_world(n_pins=n_pins, n_pinners=n_pinners, n_events=n_events, n_styles=50, dim=64, days=90, seed=args.seed)
     gen_s = time.perf_counter() - t

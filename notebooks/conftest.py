@@ -9,21 +9,23 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
-
 from pinsandbox.runs.presets import injected_source, preset_params
 
 _root = Path(tempfile.mkdtemp(prefix="pinsandbox-nbval-"))
 os.environ["PINSANDBOX_ROOT"] = str(_root)  # inherited by the kernels nbval starts
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _nbval_sandbox():
+def _create_nbval_sandbox():
     import pinsandbox
 
     sb = pinsandbox.create("nbval", exist_ok=True)
     os.environ["PINSANDBOX_SANDBOX"] = str(sb.root)
-    yield sb
+    return sb
+
+
+# nbval starts each notebook's kernel when it sets up the notebook *file*, before any fixture runs, so the
+# current sandbox must be in the environment already at import time.
+_create_nbval_sandbox()
 
 
 def pytest_collection_modifyitems(items):

@@ -16,6 +16,7 @@ from pinsandbox.errors import PinsandboxError
 # Modules that add their commands to the parser, in the order they appear in --help.
 COMMAND_MODULES = [
     "pinsandbox.sandbox.cli",
+    "pinsandbox.catalog.cli",
     "pinsandbox.runs.cli",
     "pinsandbox.bench",
 ]

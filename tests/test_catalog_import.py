@@ -199,7 +199,7 @@ def test_cli_data_commands(sandbox, good, tmp_path, capsys, monkeypatch):
 
 
 def test_the_readme_example_imports(sandbox, tmp_path):
-    """The small example in pinsandbox/catalog/README.md, verbatim (images made for p1 and p2)."""
+    """The small import example in the README, verbatim (images made for p1 and p2)."""
     (tmp_path / "pins.csv").write_text("pin_id,title,description,image,price\np1,Walnut lounge chair,Tapered legs,p1.png,349\n"
                                        "p2,Striped linen pillow,,p2.png,35\np3,Rattan pendant lamp,text-only pin,,89\n")
     (tmp_path / "events.csv").write_text("pinner_id,pin_id,action,ts,board_id\nu1,p1,impression,2025-01-06T10:00:00Z,\n"

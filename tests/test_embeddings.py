@@ -52,8 +52,11 @@ def pinworld(sandbox):
     return generate_pinworld(sandbox, n_pins=120, n_pinners=40, image_size=64, progress=False)
 
 
-def test_fit_and_publish_writes_both_vector_sets_indexes_and_metrics(pinworld, sandbox, capsys, monkeypatch):
-    result = fit_and_publish(sandbox, TINY, progress=False)
+def test_fit_from_the_cli_writes_both_vector_sets_indexes_and_metrics(pinworld, sandbox, capsys, monkeypatch):
+    monkeypatch.setattr(pinsandbox.cli, "COMMAND_MODULES", ["pinsandbox.embeddings.cli"])
+    argv = ["embeddings", "fit", "--sandbox", "alice", "--steps", "8", "--clip-steps", "3", "--dim", "32"]
+    assert pinsandbox.cli.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
     pins = pinworld.pins["pin_id"].tolist()
     for kind in ("proprietary", "off-the-shelf"):
         vecs = load_vectors(kind, sandbox)
@@ -63,24 +66,23 @@ def test_fit_and_publish_writes_both_vector_sets_indexes_and_metrics(pinworld, s
         art = sandbox.artifacts.read("embeddings", kind)
         assert {"vectors.npy", "pin_ids.parquet", "index_exact.faiss", "index_hnsw.faiss"} <= set(art.manifest["files"])
         assert pinworld.artifact_id in art.manifest["inputs"]
-        assert 0.9 <= result.ann_recall[kind] <= 1.0
-        assert set(result.evaluation[kind]) >= {"hit_rate@10", "mrr"} and result.evaluation[kind]["pairs"] > 0
-    assert sandbox.artifacts.read("embeddings", "proprietary").manifest["encoder"] == result.encoder_id
-    assert set(result.style_probe) == {"proprietary", "off-the-shelf"}
-    assert list(result.history["phase"].unique()) == ["clip", "engagement"]
+        assert 0.9 <= result["ann_recall@10"][kind] <= 1.0
+        assert set(result["item_to_item"][kind]) >= {"hit_rate@10", "mrr"} and result["item_to_item"][kind]["pairs"] > 0
+    assert sandbox.artifacts.read("embeddings", "proprietary").manifest["encoder"] == result["encoder"]
+    assert set(result["style_probe"]) == {"proprietary", "off-the-shelf"}
+    history = pd.read_parquet(sandbox.artifacts.read("embeddings", "encoder").file("loss_history.parquet"))
+    assert history.groupby("phase").size().to_dict() == {"clip": 3, "engagement": 8}
 
     # The published checkpoint loads and reproduces the precomputed vectors.
     from pinsandbox.embeddings.pipeline import prepare
 
-    features = prepare(sandbox, TINY, progress=False).features
+    features = prepare(sandbox, EmbeddingsConfig(), progress=False).features
     again = load_encoder(sandbox).embed(features)
     assert np.allclose(again, load_vectors("proprietary", sandbox).vectors, atol=1e-5)
 
     # Similar pins from Python and from the CLI: k results, never the pin itself, best first.
     table = similar_pins(pins[0], k=5, sandbox=sandbox)
     assert len(table) == 5 and pins[0] not in set(table["pin_id"]) and table["score"].is_monotonic_decreasing
-    monkeypatch.setattr(pinsandbox.cli, "COMMAND_MODULES", ["pinsandbox.embeddings.cli"])
-    capsys.readouterr()
     assert pinsandbox.cli.main(["similar", "--sandbox", "alice", "--pin", pins[0], "--k", "3", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["pin_id"] for r in rows] == table["pin_id"].tolist()[:3]

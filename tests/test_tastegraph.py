@@ -6,7 +6,7 @@ import pytest
 
 from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.tastegraph import EASE, ItemKNN, Popularity, TasteGraph, TasteGraphConfig, compare, evaluate, temporal_split
-from pinsandbox.tastegraph.evaluate import realtime_vs_batch, targets_of, validation_split
+from pinsandbox.tastegraph.metrics import realtime_vs_batch, targets_of, validation_split
 from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, build_graph, prepare_events
 from pinsandbox.tastegraph.interests import InterestConfig, fit_pinner, update_pinner
 from pinsandbox.tastegraph.lightgcn import GNNConfig

@@ -58,9 +58,10 @@ class Prepared:
 
 
 def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> Prepared:
-    from pinsandbox.embeddings.pairs import training_pairs
-
+    """Read and check the catalog; build training pairs (before the cutoff) and every pin's features."""
     import torch
+
+    from pinsandbox.embeddings.pairs import training_pairs
 
     config = config or EmbeddingsConfig()
     torch.set_num_threads(config.train.threads)  # MiniLM too: one thread is fastest on a shared 2-core box

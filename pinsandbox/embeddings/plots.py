@@ -35,7 +35,7 @@ def taste_maps(vector_sets: dict, labels: pd.Series, max_points: int = 3000, see
     for ax, (name, vecs) in zip(axes, vector_sets.items(), strict=False):
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(len(vecs.pin_ids), size=min(max_points, len(vecs.pin_ids)), replace=False))
-        xy = umap.UMAP(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed,
+        xy = umap.UMAP(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed, n_epochs=150,
                        n_jobs=1).fit_transform(vecs.vectors[rows])
         lab = labels.reindex(vecs.pin_ids[rows]).to_numpy()
         for i, c in enumerate(classes):

@@ -95,8 +95,8 @@ def _run_ray(todo: list[int], args: tuple, shard_size: int, bar) -> None:
     from pinsandbox import settings
 
     if not ray.is_initialized():
-        # A local Ray on this machine; on a cluster, `ray.init(address=...)` before calling is all that changes.
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+        # A new local Ray on this machine (never someone else's); on a cluster, `ray.init(address=...)` first.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(settings.CODE_ROOT), "TQDM_DISABLE": "1"}})
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False

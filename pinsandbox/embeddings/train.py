@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
@@ -84,7 +86,9 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
                                       for s in range(0, len(features), 512)])
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=max(config.steps, 1), pct_start=0.1)
+    warm = max(1, config.steps // 10)  # linear warm-up, then cosine decay (any number of steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, config.steps) / max(config.steps, 1))))
     model.train()
     model.image_tower is not None and model.image_tower.eval()  # keep BatchNorm statistics from phase 1
     bar = tqdm(range(config.steps), desc="train: engagement alignment", unit="step", disable=not progress)

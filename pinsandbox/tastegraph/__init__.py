@@ -1,9 +1,32 @@
 """The taste graph: a preference graph of pinners, pins and boards; multi-interest pinners updated with every
-event; Pixie walks, FAISS retrieval and LightGCN blended into a diverse homefeed; baselines and one evaluation."""
+event; Pixie walks, FAISS retrieval and LightGCN blended into a diverse homefeed; baselines and one evaluation.
 
-from pinsandbox.tastegraph.baselines import EASE, ItemKNN, Popularity
-from pinsandbox.tastegraph.evaluate import compare, evaluate, temporal_split, validation_split
-from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
+    from pinsandbox.tastegraph import TasteGraph, recommend
+    tg = TasteGraph().fit(train_events, pin_vectors)     # .update(event), .recommend(pinner, k), .reconcile(), .save()
+    recommend("alice", k=10)                             # DataFrame pinner_id, rank, pin_id (fit before the cutoff)
 
-__all__ = ["EASE", "ItemKNN", "Popularity", "TasteGraph", "TasteGraphConfig", "compare", "evaluate",
-           "temporal_split", "validation_split"]
+Names load on first use, so `import pinsandbox.tastegraph.cli` (the CLI) stays light.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "TasteGraph": "model", "TasteGraphConfig": "model",
+    "EASE": "baselines", "ItemKNN": "baselines", "Popularity": "baselines",
+    "compare": "metrics", "evaluate": "metrics", "temporal_split": "metrics", "validation_split": "metrics",
+    "realtime_vs_batch": "metrics", "drift_report": "metrics",
+    "recommend": "api", "load_split": "api",
+    "tune_taste_graph": "tune", "tune_ease": "tune",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"pinsandbox.tastegraph.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pinsandbox.tastegraph' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
-from pinsandbox.tastegraph.evaluate import temporal_split
+from pinsandbox.tastegraph.metrics import temporal_split
 from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
 
 

@@ -36,7 +36,8 @@ class TasteGraphConfig:
     interests: InterestConfig = field(default_factory=InterestConfig)
     walks: WalkConfig = field(default_factory=WalkConfig)
     gnn: GNNConfig | None = field(default_factory=GNNConfig)  # None: no learned source (e.g. huge catalogs)
-    blend: dict = field(default_factory=lambda: {"interests": 1.0, "walks": 1.0, "gnn": 1.0})
+    # defaults chosen on a validation split of Pinworld's training period (see tune.py), never on its test window
+    blend: dict = field(default_factory=lambda: {"interests": 0.5, "walks": 1.0, "gnn": 0.5})
     candidates: int = 200  # per source
     rrf_k: float = 10.0  # reciprocal-rank fusion: score = weight / (rrf_k + rank)
     diversity: float = 0.85  # each pin already taken from an interest multiplies the next one's score by this
@@ -66,6 +67,17 @@ def _as_vectors(pin_vectors):
     if vecs.ndim != 2 or len(ids) != len(vecs):
         raise InvalidInput(f"pin vectors must be an N×d matrix with N pin ids; got {vecs.shape} for {len(ids)} ids")
     return ids, vecs
+
+
+def _one_time(value) -> pd.Timestamp:
+    """One event's time as UTC (now if missing); cheaper than the column-wise `to_utc` on the online path."""
+    if value is None:
+        return pd.Timestamp.now(tz="UTC")
+    try:
+        ts = pd.Timestamp(value, unit="s") if isinstance(value, (int, float, np.number)) else pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(f"event ts {value!r} is not a time: use ISO-8601 or unix seconds") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -199,11 +211,14 @@ class TasteGraph:
         action = ev["action"]
         if action not in ACTION_WEIGHTS:
             raise InvalidInput(f"event action {action!r} is unknown: use one of {', '.join(ACTION_WEIGHTS)}")
-        row = self.pins.get_indexer([str(ev["pin_id"])])[0]
-        if row < 0:
+        try:
+            row = self.pins.get_loc(str(ev["pin_id"]))
+        except KeyError:
+            row = -1
+        if not isinstance(row, (int, np.integer)) or row < 0:
             raise InvalidInput(f"pin {ev['pin_id']!r} is not in the catalog this taste graph was fitted on: "
                                "add it to the catalog and refit, or drop the event")
-        ts = to_utc([ev["ts"]]).iloc[0] if ev.get("ts") is not None else pd.Timestamp.now(tz="UTC")
+        ts = _one_time(ev.get("ts"))
         pinner = str(ev["pinner_id"])
         state = self.states.get(pinner)
         if state is None:
@@ -211,7 +226,7 @@ class TasteGraph:
                                                       np.zeros(0, np.int64), ts.timestamp())
         update_pinner(state, int(row), self.vectors, ACTION_WEIGHTS[action], ts.timestamp(), self.config.interests,
                       engaged=action in ENGAGEMENTS)
-        self._online.append({"pinner_id": pinner, "pin_id": self.pins[row], "action": action, "ts": ts,
+        self._online.append({"pinner_id": pinner, "pin_id": self._pin_ids[row], "action": action, "ts": ts,
                              "board_id": ev.get("board_id")})
         return self
 
@@ -265,7 +280,7 @@ class TasteGraph:
     # -- homefeed ---------------------------------------------------------------------------------
     def recommend(self, pinner_id: str, k: int = 10, exclude_seen: bool = True) -> list[str]:
         rows = self._rank(str(pinner_id), k, exclude_seen)[0]
-        return self.pins[rows].tolist()
+        return self._pin_ids[rows].tolist()
 
     def recommend_many(self, pinner_ids, k: int = 10, exclude_seen: bool = True) -> dict[str, list[str]]:
         return {str(u): self.recommend(u, k, exclude_seen) for u in pinner_ids}
@@ -312,11 +327,11 @@ class TasteGraph:
         if len(st.importance) and cfg.blend.get("interests", 0):
             share = st.shares(self._now(st), cfg.interests)
             quota = np.maximum(5, np.ceil(cfg.candidates * share)).astype(int)
-            kk = int(min(len(self.pins), quota.max() + min(len(seen), cfg.candidates)))
-            nn = self._search(st.centers, kk)
-            ranks = np.arange(kk)
-            parts = [(nn[i][: quota[i] + len(seen)], share[i] / (cfg.rrf_k + ranks[: quota[i] + len(seen)]))
-                     for i in range(len(share))]
+            # over-fetch a little for pins the pinner has seen (they are dropped below)
+            quota = np.minimum(quota + np.minimum(len(seen), quota), len(self.pins))
+            nn = self._search(st.centers, int(quota.max()))
+            ranks = np.arange(quota.max())
+            parts = [(nn[i][: quota[i]], share[i] / (cfg.rrf_k + ranks[: quota[i]])) for i in range(len(share))]
             scores["interests"] = (np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts]))
         if self.walker is not None and st.recent and cfg.blend.get("walks", 0):
             start = np.array([p for p, _ in st.recent])
@@ -324,8 +339,8 @@ class TasteGraph:
             pins, _ = self.walker.visits(start, w, seed=cfg.seed)
             pins = pins[: cfg.candidates + len(seen)]
             scores["walks"] = (pins, 1.0 / (cfg.rrf_k + np.arange(len(pins))))
-        row = self.pinner_rows.get_indexer([pinner])[0]
-        if self.gnn_top is not None and row >= 0 and cfg.blend.get("gnn", 0):
+        row = self._gnn_row.get(pinner, -1) if self.gnn_top is not None else -1
+        if row >= 0 and cfg.blend.get("gnn", 0):
             scores["gnn"] = (self.gnn_top[row], 1.0 / (cfg.rrf_k + np.arange(self.gnn_top.shape[1])))
 
         allp = np.concatenate([p for p, _ in scores.values()] + [np.zeros(0, np.int64)])
@@ -357,14 +372,36 @@ class TasteGraph:
         intr = np.argmax(self.vectors[cand] @ st.centers.T, axis=1) if len(st.importance) else np.full(len(cand), -1)
         return cand, fused.reindex(cand).fillna(0).to_numpy(), intr, [",".join(sorted(s)) or "popular" for s in src]
 
+    @property
+    def _pin_ids(self) -> np.ndarray:
+        """Pin ids as a plain numpy array: indexing it is far cheaper than a pandas Index on the online path."""
+        if getattr(self, "_pin_ids_cache", None) is None or len(self._pin_ids_cache) != len(self.pins):
+            self._pin_ids_cache = np.asarray(self.pins, dtype=object)
+        return self._pin_ids_cache
+
+    @property
+    def _gnn_row(self) -> dict:
+        if getattr(self, "_gnn_row_cache", None) is None or self._gnn_row_for is not self.pinner_rows:
+            self._gnn_row_cache = {u: i for i, u in enumerate(self.pinner_rows)}
+            self._gnn_row_for = self.pinner_rows
+        return self._gnn_row_cache
+
     def _search(self, queries: np.ndarray, k: int) -> np.ndarray:
         """Nearest pins by inner product: exact numpy for small catalogs, FAISS HNSW above `hnsw_above` pins."""
         if self.index is None:
             from pinsandbox.tastegraph.baselines import top_k
 
             return top_k(queries @ self.vectors.T, k)
+        import faiss
+
         self.index.hnsw.efSearch = max(64, k)
-        return self.index.search(queries, k)[1]
+        # one query batch of a few interests: OpenMP threads would only spin-wait against each other
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.index.search(queries, k)[1]
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     @staticmethod
     def _diversify(cand: np.ndarray, score: np.ndarray, group: np.ndarray, gamma: float) -> np.ndarray:

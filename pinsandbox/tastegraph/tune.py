@@ -12,7 +12,7 @@ import itertools
 import pandas as pd
 
 from pinsandbox.tastegraph.baselines import EASE
-from pinsandbox.tastegraph.evaluate import evaluate, targets_of, validation_split
+from pinsandbox.tastegraph.metrics import evaluate, targets_of, validation_split
 from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
 
 

@@ -48,9 +48,9 @@ def _swap(args):
 
 
 def _cost(args):
+    from pinsandbox.errors import InvalidInput
     from pinsandbox.vlm.cost import cost_table
     from pinsandbox.vlm.presets import REAL_SHAPES
-    from pinsandbox.errors import InvalidInput
 
     presets = tuple(p.strip() for p in args.presets.split(","))
     bad = [p for p in presets if p not in REAL_SHAPES]

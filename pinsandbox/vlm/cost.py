@@ -67,9 +67,7 @@ def vision_attention_flops(model, n_pins: int, side: int) -> float:
 
 
 def lm_flops(model, seq_len: int, head_tokens: int = 1) -> float:
-    lm = model.model.language_model
-    cfg = model.config.text_config
-    flops = _linear_flops(lm.layers, seq_len)
+    flops = _linear_flops(model.model.language_model.layers, seq_len)
     flops += lm_attention_flops(model, seq_len)
     flops += 2 * model.lm_head.in_features * model.lm_head.out_features * head_tokens
     return flops

@@ -29,7 +29,7 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 class FinetuneConfig:
     steps: int = 100
     batch_size: int = 8
-    lr: float = 1e-2
+    lr: float = 3e-3
     lora_r: int = 8
     lora_alpha: int = 16
     image_side: int = 64  # original route: candidate images are resized to this (a multiple of 32)
@@ -106,11 +106,12 @@ def listwise_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return -(target * torch.log_softmax(scores, -1)).sum(-1).mean()
 
 
-def finetune(model, task: NavigatorTask, route, cfg: FinetuneConfig = FinetuneConfig(), *, progress: bool = True,
+def finetune(model, task: NavigatorTask, route, cfg: FinetuneConfig | None = None, *, progress: bool = True,
              eval_examples: list[NavigatorExample] | None = None) -> FinetuneResult:
     """Wrap `model` with LoRA and train it `cfg.steps` steps on `task.train` through `route`."""
     from tqdm.auto import tqdm
 
+    cfg = cfg or FinetuneConfig()
     torch.set_num_threads(cfg.threads)
     peft_model = add_lora(model, route, cfg)
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -147,14 +148,15 @@ def finetune(model, task: NavigatorTask, route, cfg: FinetuneConfig = FinetuneCo
 
 
 @torch.inference_mode()
-def evaluate(model, examples: list[NavigatorExample], route, cfg: FinetuneConfig = FinetuneConfig(), k: int = 10) -> dict:
+def evaluate(model, examples: list[NavigatorExample], route, cfg: FinetuneConfig | None = None, k: int = 10) -> dict:
     """recall@k over `examples`; also each request's scores, for showing what the model picked."""
+    cfg = cfg or FinetuneConfig()
     model.eval()
     rows = []
     for i in range(0, len(examples), cfg.batch_size):
         chunk = examples[i: i + cfg.batch_size]
         scores = route.scores(model, chunk, cfg).float().numpy()
-        for ex, s in zip(chunk, scores):
+        for ex, s in zip(chunk, scores, strict=True):
             rows.append({"request_id": ex.request_id, "text": ex.text, "candidates": ex.candidates,
                          "labels": ex.labels, "scores": s, f"recall@{k}": recall_at_k(s, ex.labels, k)})
     recall = float(np.mean([r[f"recall@{k}"] for r in rows]))

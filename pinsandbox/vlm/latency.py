@@ -5,11 +5,16 @@ Both routes use the same language model weights (the swapped model is made from 
   patchified, the vision tower encodes them, and the LM prefills text + (side/32)² tokens per pin;
 - swapped: the candidates' precomputed vectors are looked up in the pin-vector table, the projector maps
   them, and the LM prefills text + tokens_per_pin tokens per pin.
+
+Runs alternate between the routes so both see the same background load. On a shared CPU set
+OMP_WAIT_POLICY=PASSIVE before torch is imported (the benchmark and notebook 02 do): OpenMP threads that spin
+while they wait fight every other process for the cores, which slows both routes, small prefills most.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -35,21 +40,28 @@ class TTFTConfig:
     seed: int = 0
 
 
-def _median_time(fn, repeats: int, warmup: int) -> tuple[float, list[float]]:
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _interleaved_medians(fn_a, fn_b, repeats: int, warmup: int, b_per_a: int = 3):
+    """Alternate the two routes so both see the same background load (the CPU may be shared); medians."""
     for _ in range(warmup):
-        fn()
-    times = []
+        fn_a(), fn_b()
+    times_a, times_b = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
+        times_a.append(_timed(fn_a))
+        times_b += [_timed(fn_b) for _ in range(b_per_a)]  # the short route gets more samples for the same cost
+    return statistics.median(times_a), times_a, statistics.median(times_b), times_b
 
 
-def measure_ttft(cfg: TTFTConfig = TTFTConfig(), progress: bool = False) -> dict:
+def measure_ttft(cfg: TTFTConfig | None = None) -> dict:
     from pinsandbox.vlm.presets import build_model
     from pinsandbox.vlm.swap import swap_vision_layer
 
+    cfg = cfg or TTFTConfig()
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     original = build_model(cfg.preset, seed=cfg.seed)
@@ -81,8 +93,7 @@ def measure_ttft(cfg: TTFTConfig = TTFTConfig(), progress: bool = False) -> dict
                       logits_to_keep=1, use_cache=True)
         return out.logits[:, -1].argmax(-1)
 
-    t_orig, all_orig = _median_time(run_original, cfg.repeats, cfg.warmup)
-    t_swap, all_swap = _median_time(run_swapped, max(cfg.repeats, 5), cfg.warmup + 1)
+    t_orig, all_orig, t_swap, all_swap = _interleaved_medians(run_original, run_swapped, cfg.repeats, cfg.warmup)
     return {
         "config": asdict(cfg),
         "seq_len_original": int(p_orig.input_ids.shape[1]),
@@ -92,4 +103,5 @@ def measure_ttft(cfg: TTFTConfig = TTFTConfig(), progress: bool = False) -> dict
         "ttft_ratio": t_orig / t_swap,
         "runs_original_s": all_orig,
         "runs_swapped_s": all_swap,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default: active)"),
     }

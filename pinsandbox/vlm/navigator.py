@@ -62,7 +62,7 @@ def build_task(gold_navigator: pd.DataFrame, pins: pd.DataFrame, *, n_candidates
         negatives: list[str] = []
         share = [0.35, 0.25, 0.15, 1.0]
         need = n_candidates - len(answers)
-        for pool, frac in zip(pools, share):
+        for pool, frac in zip(pools, share, strict=True):
             pool = [p for p in pool if p not in taken]
             k = min(len(pool), need - len(negatives) if frac == 1.0 else int(round(frac * need)))
             pick = list(rng.choice(pool, size=k, replace=False)) if k > 0 else []
@@ -106,7 +106,7 @@ class PinLookup:
     def rows(self, pin_ids) -> np.ndarray:
         pos = self.index.get_indexer(list(pin_ids))
         if (pos < 0).any():
-            missing = [p for p, i in zip(pin_ids, pos) if i < 0]
+            missing = [p for p, i in zip(pin_ids, pos, strict=True) if i < 0]
             raise NotFound(f"{len(missing)} pin id(s) have no vector: {missing[:5]}: embed them first "
                            "(run the embeddings stage on the current catalog)")
         return self.vectors[pos]
@@ -122,7 +122,7 @@ class ImageLookup:
         self.catalog = catalog
         self._cache: dict[str, np.ndarray] = {}
         self._Image = Image
-        self._paths = dict(zip(catalog.pins["pin_id"].astype(str), catalog.pins["image"]))
+        self._paths = dict(zip(catalog.pins["pin_id"].astype(str), catalog.pins["image"], strict=True))
 
     def get(self, pin_id: str) -> np.ndarray:
         if pin_id not in self._cache:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 from pathlib import Path
 
@@ -179,25 +180,32 @@ def warm_start_text_embeddings(model) -> None:
     scaled to Qwen's initializer std. Applied to the original and swapped models alike (call it before
     swapping), so it favours neither route. A real checkpoint (load_model(dir)) never needs this.
     """
-    import numpy as np
     import torch
-    from safetensors.numpy import load_file
-
-    from pinsandbox.vlm.prompts import minilm_dir
 
     emb = model.model.language_model.embed_tokens.weight
     if emb.shape[0] < MINILM_VOCAB:
         raise InvalidInput("warm_start_text_embeddings is for the CPU presets (MiniLM vocabulary) only")
+    reduced = _minilm_table(emb.shape[1], model.config.text_config.initializer_range)
+    with torch.no_grad():
+        emb[:MINILM_VOCAB] = torch.tensor(reduced, dtype=emb.dtype)
+
+
+@functools.lru_cache(maxsize=4)
+def _minilm_table(width: int, std: float):
+    """MiniLM's word-piece embeddings reduced to `width` dimensions by PCA, scaled to `std` (cached: the SVD is
+    the slow part and every arm of an experiment needs the same table)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from pinsandbox.vlm.prompts import minilm_dir
+
     table = load_file(str(minilm_dir() / "model.safetensors"))
-    key = next(k for k in table if k.endswith("word_embeddings.weight"))
-    words = table[key].astype(np.float64)
+    words = table[next(k for k in table if k.endswith("word_embeddings.weight"))].astype(np.float64)
     words -= words.mean(0)
-    width = emb.shape[1]
-    _, _, vt = np.linalg.svd(words[:: 4], full_matrices=False)  # principal axes from a quarter of the rows
-    comps = vt[: min(width, vt.shape[0])].T
-    reduced = words @ comps
+    _, _, vt = np.linalg.svd(words[::4], full_matrices=False)  # principal axes from a quarter of the rows
+    reduced = words @ vt[: min(width, vt.shape[0])].T
     if reduced.shape[1] < width:  # model wider than 384: pad with zeros
         reduced = np.pad(reduced, ((0, 0), (0, width - reduced.shape[1])))
-    reduced *= model.config.text_config.initializer_range / reduced.std()
-    with torch.no_grad():
-        emb[:MINILM_VOCAB] = torch.from_numpy(reduced).to(emb.dtype)
+    reduced *= std / reduced.std()
+    reduced.setflags(write=False)
+    return reduced

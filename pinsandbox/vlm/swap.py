@@ -79,7 +79,7 @@ class PinProjector(nn.Module):
         self.linear_fc2 = nn.Linear(hidden_size, tokens_per_pin * hidden_size)
 
     @torch.no_grad()
-    def fit_normalization(self, table) -> "PinProjector":
+    def fit_normalization(self, table) -> PinProjector:
         t = check_pin_vectors(table, self.pin_dim).to(self.pin_mean.device, torch.float64)
         self.pin_mean.copy_(t.mean(0).to(self.pin_mean.dtype))
         self.pin_std.copy_(t.std(0).clamp(min=1e-6).to(self.pin_std.dtype))

@@ -1,4 +1,4 @@
-"""One evaluation path for every method: recall@K, NDCG@K, hit-rate@K and interest coverage on a temporal split.
+"""Metrics — one evaluation path for every method: recall@K, NDCG@K, hit-rate@K and interest coverage on a temporal split.
 
 A model is anything with `recommend_many(pinner_ids, k, exclude_seen=True) -> {pinner_id: [pin_id, ...]}`
 (or `recommend`). Targets are the pins a pinner *engaged* with (not mere impressions) after the cutoff,
