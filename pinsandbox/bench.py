@@ -115,9 +115,14 @@ HEADLINES = [
 TOLERANCE = 0.10  # a change under 10% is noise on a shared machine, not a regression
 
 
+SETTINGS = {"seconds", "think_ms", "clients", "cpus", "pins", "quick", "k", "dim", "n", "size"}  # inputs, not results
+
+
 def direction(key: str) -> str | None:
     """'higher' or 'lower' is better, from the figure's name (its last part); None when it does not say."""
     leaf = key.rsplit(".", 1)[-1]
+    if leaf in SETTINGS:
+        return None
     for name in (leaf, key):
         if HIGHER.search(name):
             return "higher"

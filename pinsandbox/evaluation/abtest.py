@@ -25,8 +25,8 @@ METRICS = ("saves", "board_creations", "merchant_clicks", "closeups")
 
 @dataclass
 class ABConfig:
-    pinners: int | None = 300  # simulated pinners (seeded sample of those with ground truth); None = all
-    sessions: int = 4
+    pinners: int | None = 200  # simulated pinners (seeded sample of those with ground truth); None = all
+    sessions: int = 3
     k: int = 10
     bootstrap: int = 2000
     confidence: float = 0.95

@@ -20,6 +20,7 @@ class CentroidFeed:
 
     def fit(self, events: pd.DataFrame, pin_ids, vectors: np.ndarray) -> CentroidFeed:
         self.pins = pd.Index(np.asarray(pin_ids).astype(str))
+        self._ids = self.pins.to_numpy()  # plain array: indexing it is much cheaper than a pandas Index
         self.vectors = np.asarray(vectors, dtype=np.float32)
         eng = events[events["action"].isin(ENGAGED)]
         rows = self.pins.get_indexer(eng["pin_id"].astype(str))
@@ -57,9 +58,9 @@ class CentroidFeed:
             n = min(k, len(scores) - 1)
             top = np.argpartition(-scores, n)[: n + 1]
             order = top[np.argsort(-scores[top], kind="stable")]
-        if exclude_seen and len(seen):
+        if exclude_seen and len(seen) and u not in self.taste:
             order = order[~np.isin(order, seen)]
-        return self.pins[order[:k]].tolist()
+        return self._ids[order[:k]].tolist()
 
     def recommend_many(self, pinner_ids, k: int = 10, exclude_seen: bool = True) -> dict[str, list[str]]:
         return {str(u): self.recommend(u, k, exclude_seen) for u in pinner_ids}

@@ -33,7 +33,8 @@ def run_evaluation(sandbox=None, k: int = 10, ab: ABConfig | None = None, max_qu
     context = load_context(sb)
     variants = build_variants(context, sb)
     gold = gold_table(context, variants, k=k, max_queries=max_queries, seed=ab.seed)
-    outcomes = simulate(context, variants, ab, progress=progress)
+    # the A/B pits the two routes against each other; `proprietary` (embeddings alone) is a gold-table diagnostic
+    outcomes = simulate(context, {n: variants[n] for n in (baseline, treatment)}, ab, progress=progress)
     table = compare(outcomes, baseline, treatment, ab)
     result = EvaluationResult(gold, outcomes, table, {n: v.description for n, v in variants.items()})
     if publish:

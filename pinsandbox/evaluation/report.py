@@ -74,8 +74,8 @@ def at_a_glance(res, metrics: dict) -> list[dict]:
                      "off-the-shelf route": f"{t_orig:.3g} s", "blueprint": f"{t_swap:.3g} s ({t_orig / t_swap:.1f}× faster)"})
     p99 = _find(metrics, r"serving\.homefeed_p99_ms$")
     if p99:
-        rows.append({"aspect": "latency", "figure": "homefeed p99 under load (serving)", "off-the-shelf route": "—",
-                     "blueprint": f"{p99:.3g} ms"})
+        rows.append({"aspect": "latency", "figure": "homefeed p99, 50 clients (serving notebook)", "off-the-shelf route": "—",
+                     "blueprint": f"{p99:.0f} ms"})
     if res is not None:
         gold = res.gold.set_index(["task", "variant"])
         ndcg = [c for c in res.gold.columns if c.startswith("ndcg@")][0]

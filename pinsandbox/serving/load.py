@@ -107,6 +107,9 @@ def run_load(server, pinners, pins, clients: int = 50, seconds: float = 20.0, th
     per = summarise(samples, elapsed)
     for kind, ms in server_side_means(server.client().get("/metrics").text).items():
         per.setdefault(kind, {})["server_mean_ms"] = ms
+    import os
+
     return {"clients": clients, "seconds": round(elapsed, 1), "think_ms": think_s * 1000,
+            "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),  # how busy the machine was
             "qps": round(len(samples) / elapsed, 1), "errors": sum(1 for *_, ok in samples if not ok),
             "endpoints": per, "samples": samples}
