@@ -53,7 +53,6 @@ def pinworld(sandbox):
 
 
 def test_fit_from_the_cli_writes_both_vector_sets_indexes_and_metrics(pinworld, sandbox, capsys, monkeypatch):
-    monkeypatch.setattr(pinsandbox.cli, "COMMAND_MODULES", ["pinsandbox.embeddings.cli"])
     argv = ["embeddings", "fit", "--sandbox", "alice", "--steps", "8", "--clip-steps", "3", "--dim", "32"]
     assert pinsandbox.cli.main(argv) == 0
     result = json.loads(capsys.readouterr().out)

@@ -71,8 +71,6 @@ def test_evaluation_end_to_end_is_seeded_published_and_reported(world, capsys): 
     assert stored.artifact_id.startswith("evaluation/results@")
     pd.testing.assert_frame_equal(stored.ab, first.ab)
 
-    if "pinsandbox.evaluation.cli" not in pinsandbox.cli.COMMAND_MODULES:
-        pinsandbox.cli.COMMAND_MODULES.append("pinsandbox.evaluation.cli")
     assert pinsandbox.cli.main(["report", "--sandbox", "world"]) == 0
     printed = capsys.readouterr()
     assert "## Accuracy — gold sets" in printed.out and "## Engagement — A/B simulation" in printed.out

@@ -252,8 +252,6 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
 def test_serve_cli_refuses_bad_port_and_unknown_sandbox(world, capsys):
     import pinsandbox.cli
 
-    if "pinsandbox.serving.cli" not in pinsandbox.cli.COMMAND_MODULES:
-        pinsandbox.cli.COMMAND_MODULES.append("pinsandbox.serving.cli")
     assert pinsandbox.cli.main(["serve", "--sandbox", "nobody"]) == 2
     assert "no sandbox 'nobody'" in capsys.readouterr().err
     assert pinsandbox.cli.main(["serve", "--sandbox", "world", "--port", "70000"]) == 2

@@ -25,7 +25,6 @@ def imported(sandbox):
 
 @pytest.fixture
 def cli(monkeypatch):
-    monkeypatch.setattr(pinsandbox.cli, "COMMAND_MODULES", ["pinsandbox.sandbox.cli", "pinsandbox.tastegraph.cli"])
     return pinsandbox.cli.main
 
 

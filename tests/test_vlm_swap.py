@@ -170,7 +170,6 @@ def test_inconsistent_configs_are_refused():
 def test_cli_swaps_and_refuses_bad_sources(tmp_path, monkeypatch, capsys):
     import pinsandbox.cli as cli
 
-    monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "pinsandbox.vlm.cli"])
     assert cli.main(["vlm", "swap", "tiny", "--pin-dim", "8", "--out", str(tmp_path / "s")]) == 0
     assert not has_vision_parameters(load_model(tmp_path / "s"))
     assert cli.main(["vlm", "swap", "2b", "--pin-dim", "8", "--out", str(tmp_path / "x")]) == 2
