@@ -12,14 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
 
 def ms(f, repeat: int = 5) -> float:
@@ -57,44 +51,17 @@ def run_code(base: str, token: str, kernel_id: str, code: str, timeout_s: float 
 
 def lab_startup(owner: str) -> dict:
     """Seconds from `pinsandbox lab` to a serving JupyterLab, and to a confined kernel answering."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from pinsandbox.lab import LabProcess
+
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pinsandbox", "lab", "--sandbox", owner, "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    try:
-        url = next(line for line in proc.stdout if "token=" in line).split(": ", 1)[1].strip()
-        base, token = re.match(r"(http://[^/]+)/.*token=(\S+)", url).groups()
-
-        def call(method, path):
-            req = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {token}"})
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return json.loads(r.read() or b"null")
-
-        deadline = time.time() + 120
-        while True:
-            try:
-                call("GET", "/api/status")
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise TimeoutError("JupyterLab did not come up within 120 s") from None
-                time.sleep(0.1)
+    with LabProcess(owner) as lab:
         server_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        kernel = call("POST", "/api/kernels")
-        run_code(base, token, kernel["id"], "import pinsandbox")  # ready = it has run a first cell
+        kernel = lab.api("POST", "/api/kernels")
+        run_code(lab.base, lab.token, kernel["id"], "import pinsandbox")  # ready = it has run a first cell
         kernel_s = time.perf_counter() - t1
-        call("DELETE", f"/api/kernels/{kernel['id']}")
-        return {"lab_server_ready_s": round(server_s, 2), "lab_kernel_ready_s": round(kernel_s, 2)}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        lab.api("DELETE", f"/api/kernels/{kernel['id']}")
+    return {"lab_server_ready_s": round(server_s, 2), "lab_kernel_ready_s": round(kernel_s, 2)}
 
 
 def main() -> None:

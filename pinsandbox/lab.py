@@ -11,10 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 from pinsandbox import settings
@@ -124,3 +130,70 @@ def start_lab(sandbox, port: int = 8888, isolation_mode: str | None = None):
         print(f"new here? open notebooks/{QUICKSTART} and run all cells (about a minute), then notebooks/README.md", flush=True)
     os.chdir(sb.root)
     os.execve(argv[0], argv, env)  # become the server: signals (Ctrl-C, SIGTERM) reach it directly
+
+
+class LabProcess:
+    """`pinsandbox lab` started as a child process on a free loopback port — for tests, benchmarks and scripts.
+
+        with LabProcess("alice", create=True) as lab:
+            lab.api("GET", "/api/kernelspecs")
+    """
+
+    def __init__(self, sandbox: str, *, create: bool = False, port: int | None = None, timeout_s: float = 120):
+        self.port = port or _free_port()
+        argv = [sys.executable, "-m", "pinsandbox", "lab", "--sandbox", sandbox, "--port", str(self.port)]
+        self.proc = subprocess.Popen(argv + (["--create"] if create else []), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        try:
+            line = next((line for line in self.proc.stdout if "token=" in line), None)
+            if line is None:
+                raise RuntimeError(f"`pinsandbox lab` printed no URL (exit code {self.proc.poll()})")
+            self.url = line.split(": ", 1)[1].strip()
+            self.base, self.token = re.match(r"(http://[^/]+)/.*token=(\S+)", self.url).groups()
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def api(self, method: str, path: str, body=None):
+        """A call to the Jupyter server's REST API, with the token; the decoded JSON answer."""
+        req = urllib.request.Request(f"{self.base}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"token {self.token}"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.time() + timeout_s
+        while True:
+            try:
+                self.api("GET", "/api/status")
+                return
+            except OSError:
+                if time.time() > deadline:
+                    raise TimeoutError(f"JupyterLab did not come up within {timeout_s:g} s") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Jupyter asks for confirmation on the first Ctrl-C and shuts down on the second; kill if it hangs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

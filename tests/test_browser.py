@@ -9,10 +9,6 @@ explorer reacts to a click. Screenshots go to test-artifacts/ (kept by CI). Chro
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pinsandbox import settings
+from pinsandbox.lab import LabProcess
 
 CHROMIUM = Path(os.environ.get("PINSANDBOX_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = settings.CODE_ROOT / "test-artifacts"
@@ -29,45 +26,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Jupyter asks for confirmation on the first Ctrl-C and shuts down on the second; kill if it hangs."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture
 def lab_url(sandboxes_root):
-    proc = subprocess.Popen([sys.executable, "-m", "pinsandbox", "lab", "--sandbox", "newcomer", "--create",
-                             "--port", str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    try:
-        line = next((line for line in proc.stdout if "token=" in line), None)
-        assert line, f"`pinsandbox lab` printed no URL (exit code {proc.poll()})"
-        url = line.split(": ", 1)[1].strip()
-        base, token = re.match(r"(http://[^/]+)/.*token=(\S+)", url).groups()
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5).close()
-                break
-            except OSError:
-                assert time.time() < deadline, "JupyterLab did not come up within 60 s"
-                time.sleep(0.5)
-        yield base, token
-    finally:
-        stop(proc)
+    with LabProcess("newcomer", create=True, timeout_s=60) as lab:
+        yield lab.base, lab.token
 
 
 def saved_notebook(base: str, token: str, path: str) -> dict:

@@ -2,13 +2,6 @@
 
 import asyncio
 import json
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import pytest
@@ -16,25 +9,12 @@ from tornado.websocket import websocket_connect
 
 import pinsandbox
 from pinsandbox import settings
+from pinsandbox.lab import LabProcess
 from pinsandbox.sandbox import isolation
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Lab:
-    def __init__(self, url: str):
-        self.base, self.token = re.match(r"(http://[^/]+)/.*token=(\S+)", url).groups()
-
-    def api(self, method, path, body=None):
-        req = urllib.request.Request(f"{self.base}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"token {self.token}"})  # fmt: skip
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"null")
+class Lab(LabProcess):
+    """The lab process plus a way to run code in one of its kernels over the websocket, as JupyterLab does."""
 
     def execute(self, kernel_id: str, code: str) -> str:
         async def go():
@@ -64,27 +44,8 @@ def lab(sandboxes_root):
     if not isolation.bwrap_works():
         pytest.skip("bubblewrap unavailable: the lab's kernel isolation is tested under bwrap")
     pinsandbox.create("bob").path("secret.txt").write_text("bob's secret")
-    proc = subprocess.Popen([sys.executable, "-m", "pinsandbox", "lab", "--sandbox", "alice", "--create",
-                             "--port", str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    try:
-        url = next(line for line in proc.stdout if "token=" in line).split(": ", 1)[1].strip()
-        server = Lab(url)
-        deadline = time.time() + 60
-        while True:
-            try:
-                server.api("GET", "/api/status")
-                break
-            except OSError:
-                assert time.time() < deadline, "JupyterLab did not come up"
-                time.sleep(0.5)
+    with Lab("alice", create=True, timeout_s=60) as server:
         yield server, pinsandbox.open_sandbox("alice")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_lab_kernel_is_confined_to_the_sandbox(lab):
