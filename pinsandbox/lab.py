@@ -15,7 +15,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from pinsandbox import settings
 from pinsandbox.sandbox import isolation
 from pinsandbox.sandbox.sandbox import resolve
+from pinsandbox.serving.server import free_port
 
 KERNEL_NAME = "pinsandbox"
 
@@ -140,7 +140,7 @@ class LabProcess:
     """
 
     def __init__(self, sandbox: str, *, create: bool = False, port: int | None = None, timeout_s: float = 120):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         argv = [sys.executable, "-m", "pinsandbox", "lab", "--sandbox", sandbox, "--port", str(self.port)]
         self.proc = subprocess.Popen(argv + (["--create"] if create else []), stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)  # fmt: skip
@@ -191,9 +191,3 @@ class LabProcess:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -9,7 +9,7 @@
 Names are loaded on first use, so `import pinsandbox.catalog.cli` (the CLI) stays light.
 """
 
-import importlib
+from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {
     "Catalog": "load", "GroundTruth": "load", "load_catalog": "load", "load_ground_truth": "load",
@@ -19,13 +19,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"pinsandbox.catalog.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'pinsandbox.catalog' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ Pinworld with bootstrap intervals; the side-by-side report (off-the-shelf route 
     text, path = write_report("alice")
 """
 
-import importlib
+from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {"ABConfig": "abtest", "simulate": "abtest", "compare": "abtest", "gold_table": "gold",
             "ranking_metrics": "metrics", "CentroidFeed": "centroid", "Variant": "variants",
@@ -14,9 +14,4 @@ _EXPORTS = {"ABConfig": "abtest", "simulate": "abtest", "compare": "abtest", "go
             "run_evaluation": "pipeline", "load_results": "pipeline", "build_report": "report", "write_report": "report"}
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"pinsandbox.evaluation.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'pinsandbox.evaluation' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,15 +6,10 @@ Navigator — with a bearer token, Prometheus metrics and an event log replayed 
         server.client().get("/pinners/u0001/homefeed").json()
 """
 
-import importlib
+from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {"EventLog": "eventlog", "ServingConfig": "state", "ServingState": "state", "create_app": "app",
             "ServerProcess": "server", "free_port": "server", "run": "server", "start": "server"}
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"pinsandbox.serving.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'pinsandbox.serving' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

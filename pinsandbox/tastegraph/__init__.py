@@ -8,7 +8,7 @@ event; Pixie walks, FAISS retrieval and LightGCN blended into a diverse homefeed
 Names load on first use, so `import pinsandbox.tastegraph.cli` (the CLI) stays light.
 """
 
-import importlib
+from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {
     "TasteGraph": "model", "TasteGraphConfig": "model",
@@ -20,13 +20,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"pinsandbox.tastegraph.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'pinsandbox.tastegraph' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

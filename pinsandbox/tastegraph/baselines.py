@@ -6,6 +6,7 @@ measures the models, not their inputs.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, 1)
 
 
-class MatrixRecommender:
+class MatrixRecommender(ABC):
     """Shared fit/recommend plumbing: subclasses only say how to score pins for a block of pinners."""
 
     name = "matrix"
@@ -45,11 +46,13 @@ class MatrixRecommender:
         self._fit(self.graph.pinner_pin)
         return self
 
+    @abstractmethod
     def _fit(self, X: sp.csr_matrix) -> None:
-        raise NotImplementedError
+        """Learn from the weighted pinner × pin matrix."""
 
+    @abstractmethod
     def _scores(self, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Scores of every pin for the pinners at `rows` (rows × pins)."""
 
     def recommend_many(self, pinner_ids, k: int = 10, exclude_seen: bool = True) -> dict[str, list[str]]:
         """Top-k pin ids for each pinner; unknown pinners (cold start) get the most popular pins."""

@@ -51,8 +51,8 @@ def _propagator(A: sp.csr_matrix):
 
 
 class LightGCN:
-    def __init__(self, config: GNNConfig = GNNConfig()):
-        self.config = config
+    def __init__(self, config: GNNConfig | None = None):
+        self.config = config or GNNConfig()
 
     def fit(self, X: sp.csr_matrix, pin_vectors: np.ndarray | None, progress=None) -> LightGCN:
         """Train on the binarised pinner–pin engagement matrix X (pinners × pins)."""

@@ -49,10 +49,10 @@ class WalkConfig:
 
 
 class PixieWalker:
-    def __init__(self, pin_board: sp.csr_matrix, board_pin: sp.csr_matrix, config: WalkConfig = WalkConfig()):
+    def __init__(self, pin_board: sp.csr_matrix, board_pin: sp.csr_matrix, config: WalkConfig | None = None):
         self.to_board, self.to_pin = WeightedCSR(pin_board), WeightedCSR(board_pin)
         self.n_pins = pin_board.shape[0]
-        self.config = config
+        self.config = config or WalkConfig()
 
     def visits(self, start_pins: np.ndarray, start_weights: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(pins visited, visit counts) of walks restarting at `start_pins`, most visited first."""

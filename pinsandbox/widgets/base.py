@@ -11,6 +11,7 @@ import base64
 import functools
 import html
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import pandas as pd
@@ -119,7 +120,7 @@ def titles(pins: pd.DataFrame, pin_ids, limit: int = 8) -> str:
     return shown + (f"; … (+{len(ids) - limit})" if len(ids) > limit else "")
 
 
-class Explorer:
+class Explorer(ABC):
     """Base: subclasses build `_build_widget()` (ipywidgets), `summary()` (text) and `html()` (static view)."""
 
     def __init__(self, display_mode: str = "auto"):
@@ -134,8 +135,9 @@ class Explorer:
             self._widget = self._build_widget()
         return self._widget
 
+    @abstractmethod
     def summary(self) -> str:
-        raise NotImplementedError
+        """What the explorer shows, as text (the headless view)."""
 
     def html(self) -> str:
         return f"<pre>{esc(self.summary())}</pre>"
