@@ -26,29 +26,6 @@ def ms(f, repeat: int = 5) -> float:
     return round(sorted(times)[len(times) // 2], 2)
 
 
-def run_code(base: str, token: str, kernel_id: str, code: str, timeout_s: float = 120) -> None:
-    """Execute `code` in a kernel over the server's websocket, as the notebook front end does; wait for idle."""
-    import asyncio
-    import uuid
-
-    from tornado.websocket import websocket_connect
-
-    async def go():
-        ws = await websocket_connect(f"{base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={token}")
-        msg_id = uuid.uuid4().hex
-        header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "bench", "session": uuid.uuid4().hex, "version": "5.3"}
-        await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
-                                           "content": {"code": code, "silent": False}}))  # fmt: skip
-        while True:
-            msg = json.loads(await ws.read_message())
-            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "status"
-                    and msg["content"]["execution_state"] == "idle"):
-                ws.close()
-                return
-
-    asyncio.run(asyncio.wait_for(go(), timeout_s))
-
-
 def lab_startup(owner: str) -> dict:
     """Seconds from `pinsandbox lab` to a serving JupyterLab, and to a confined kernel answering."""
     from pinsandbox.lab import LabProcess
@@ -58,7 +35,7 @@ def lab_startup(owner: str) -> dict:
         server_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         kernel = lab.api("POST", "/api/kernels")
-        run_code(lab.base, lab.token, kernel["id"], "import pinsandbox")  # ready = it has run a first cell
+        lab.execute(kernel["id"], "import pinsandbox", timeout_s=120)  # ready = it has run a first cell
         kernel_s = time.perf_counter() - t1
         lab.api("DELETE", f"/api/kernels/{kernel['id']}")
     return {"lab_server_ready_s": round(server_s, 2), "lab_kernel_ready_s": round(kernel_s, 2)}

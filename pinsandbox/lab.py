@@ -163,6 +163,36 @@ class LabProcess:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read() or b"null")
 
+    def execute(self, kernel_id: str, code: str, timeout_s: float = 60) -> str:
+        """Run `code` in a kernel over the server's websocket, as the notebook front end does; its output
+        (streams, and `Name: message` for an error) once the kernel is idle again."""
+        import asyncio
+        import uuid
+
+        from tornado.websocket import websocket_connect
+
+        async def go():
+            ws = await websocket_connect(f"{self.base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={self.token}")
+            msg_id = uuid.uuid4().hex
+            header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "pinsandbox",
+                      "session": uuid.uuid4().hex, "version": "5.3"}
+            await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
+                                               "content": {"code": code, "silent": False}}))
+            out = []
+            while True:
+                msg = json.loads(await ws.read_message())
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+                elif msg["msg_type"] == "error":
+                    out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}\n")
+                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    ws.close()
+                    return "".join(out)
+
+        return asyncio.run(asyncio.wait_for(go(), timeout_s))
+
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.time() + timeout_s
         while True:

@@ -1,11 +1,6 @@
 """`pinsandbox lab`: a real JupyterLab server whose kernels run under the sandbox's isolation."""
 
-import asyncio
-import json
-import uuid
-
 import pytest
-from tornado.websocket import websocket_connect
 
 import pinsandbox
 from pinsandbox import settings
@@ -13,38 +8,12 @@ from pinsandbox.lab import LabProcess
 from pinsandbox.sandbox import isolation
 
 
-class Lab(LabProcess):
-    """The lab process plus a way to run code in one of its kernels over the websocket, as JupyterLab does."""
-
-    def execute(self, kernel_id: str, code: str) -> str:
-        async def go():
-            ws = await websocket_connect(f"{self.base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={self.token}")
-            msg_id = uuid.uuid4().hex
-            header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex, "version": "5.3"}
-            await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell",
-                                               "content": {"code": code, "silent": False}}))  # fmt: skip
-            out = []
-            while True:
-                msg = json.loads(await asyncio.wait_for(ws.read_message(), 60))
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "stream":
-                    out.append(msg["content"]["text"])
-                elif msg["msg_type"] == "error":
-                    out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}\n")
-                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                    ws.close()
-                    return "".join(out)
-
-        return asyncio.run(go())
-
-
 @pytest.fixture
 def lab(sandboxes_root):
     if not isolation.bwrap_works():
         pytest.skip("bubblewrap unavailable: the lab's kernel isolation is tested under bwrap")
     pinsandbox.create("bob").path("secret.txt").write_text("bob's secret")
-    with Lab("alice", create=True, timeout_s=60) as server:
+    with LabProcess("alice", create=True, timeout_s=60) as server:
         yield server, pinsandbox.open_sandbox("alice")
 
 
