@@ -114,7 +114,10 @@ def ann_sweep(index, knob: str, values, queries, exact_ids, exact_qps: float, k:
 
     points = []
     for value in values:
-        setattr(index.hnsw if knob == "ef_search" else index, "efSearch" if knob == "ef_search" else "nprobe", value)
+        if knob == "ef_search":
+            index.hnsw.efSearch = value
+        else:
+            index.nprobe = value
         ids, qps = timed_search(index, queries, k)
         points.append({knob: value, "recall@10": round(recall_at_k(exact_ids, ids, k), 4), "qps": round(qps, 1),
                        "speedup_vs_exact": round(qps / exact_qps, 1)})
@@ -128,11 +131,9 @@ def fastest_at_recall(points: list[dict], recall: float = 0.95) -> dict:
 
 
 def bench_world(x: np.ndarray, queries: np.ndarray, k: int = 10, with_ivf: bool = True) -> dict:
-    """Exact IndexFlatIP vs the project's HNSW (`build_hnsw`, as the embeddings stage builds it) and, optionally,
-    IVF-Flat — recall@10 against exact and queries/s, every index searched with the same batch in one run."""
-    import faiss
-
-    from pinsandbox.embeddings.index import build_exact, build_hnsw
+    """Exact IndexFlatIP vs the embeddings stage's own ANN builders (`build_hnsw`, and optionally `build_ivf`) —
+    recall@10 against exact and queries/s, every index searched with the same batch in one run."""
+    from pinsandbox.embeddings.index import build_exact, build_hnsw, build_ivf
 
     exact_ids, exact_qps = timed_search(build_exact(x), queries, k)
     out = {"vectors": len(x), "dim": x.shape[1], "queries": len(queries), **variance_profile(x),
@@ -144,12 +145,9 @@ def bench_world(x: np.ndarray, queries: np.ndarray, k: int = 10, with_ivf: bool 
     out["hnsw"]["chosen"] = fastest_at_recall(out["hnsw"]["sweep"])
     del hnsw
     if with_ivf:
-        n_lists = int(4 * np.sqrt(len(x)))  # FAISS's rule of thumb: 4·√N lists, trained on ≥ 30 points per list
         started = time.perf_counter()
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], n_lists, faiss.METRIC_INNER_PRODUCT)
-        ivf.train(x[np.random.default_rng(1).choice(len(x), min(len(x), 50 * n_lists), replace=False)])
-        ivf.add(x)
-        out["ivf_flat"] = {"lists": n_lists, "build_seconds": round(time.perf_counter() - started, 1),
+        ivf = build_ivf(x)
+        out["ivf_flat"] = {"lists": ivf.nlist, "build_seconds": round(time.perf_counter() - started, 1),
                            "sweep": ann_sweep(ivf, "nprobe", (4, 8, 16, 32, 64), queries, exact_ids, exact_qps, k)}
         out["ivf_flat"]["chosen"] = fastest_at_recall(out["ivf_flat"]["sweep"])
     return out

@@ -190,6 +190,22 @@ def test_hnsw_index_recall_and_round_trip(tmp_path):
     assert (index.search(v[:5], 1, exact=True)[1].ravel() == np.arange(5)).all()
 
 
+def test_ivf_index_recall_and_round_trip(tmp_path):
+    """IVF-Flat, the large-catalog choice: seeded training, recall against exact, saved and loaded as IVF."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(40, 32))
+    v = (centers[rng.integers(40, size=25_000)] + 0.3 * rng.normal(size=(25_000, 32))).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index = PinIndex.build(np.arange(len(v)).astype(str), v, ann="ivf", nprobe=8)
+    assert index.ann_kind == "ivf" and index.ann.nlist == int(4 * np.sqrt(len(v)))
+    assert index.ann_recall(v, k=10, n_queries=200) >= 0.9
+    index.save(tmp_path)
+    assert (tmp_path / "index_ivf.faiss").exists() and not (tmp_path / "index_hnsw.faiss").exists()
+    back = PinIndex.load(tmp_path, index.pin_ids)
+    assert back.ann_kind == "ivf"
+    assert np.array_equal(back.search(v[:50], 10)[1], index.search(v[:50], 10)[1])
+
+
 # -- bad input: one clear error each ------------------------------------------------------------------
 
 def test_nan_vectors_are_refused():
@@ -232,3 +248,11 @@ def test_catalog_without_engagement_is_refused_and_nothing_is_written(sandbox):
         fit_and_publish(sandbox, TINY, progress=False)
     assert not sandbox.artifacts.exists("embeddings", "encoder")
     assert not sandbox.artifacts.exists("embeddings", "proprietary")
+
+
+def test_unknown_or_oversized_ann_index_is_refused_before_training(pinworld, sandbox):
+    with pytest.raises(InvalidInput, match="unknown ANN index 'annoy'"):
+        fit_and_publish(sandbox, EmbeddingsConfig(ann="annoy", dim=32, train=TINY.train), progress=False)
+    with pytest.raises(InvalidInput, match=r"IVF with 43 lists needs at least 1677 vectors, got 120: use ann='hnsw'"):
+        fit_and_publish(sandbox, EmbeddingsConfig(ann="ivf", dim=32, train=TINY.train), progress=False)
+    assert not sandbox.artifacts.exists("embeddings", "encoder")

@@ -15,6 +15,8 @@ def register(sub) -> None:
     f.add_argument("--steps", type=int, default=None, help="engagement-alignment steps (default 200)")
     f.add_argument("--clip-steps", type=int, default=None, help="CLIP image↔text steps (default 30)")
     f.add_argument("--dim", type=int, default=256)
+    f.add_argument("--ann", choices=["hnsw", "ivf"], default="hnsw",
+                   help="ANN index: hnsw (default, any size) or ivf (large catalogs, ~100 k pins and up)")
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(handler=_fit)
 
@@ -23,7 +25,7 @@ def register(sub) -> None:
     s.add_argument("--pin", required=True, metavar="PIN_ID")
     s.add_argument("--k", type=int, default=10)
     s.add_argument("--kind", choices=["proprietary", "off-the-shelf"], default="proprietary")
-    s.add_argument("--exact", action="store_true", help="exact search (IndexFlatIP) instead of HNSW")
+    s.add_argument("--exact", action="store_true", help="exact search (IndexFlatIP) instead of the ANN index")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=_similar)
 
@@ -36,7 +38,7 @@ def _fit(args):
         train.steps = args.steps
     if args.clip_steps is not None:
         train.clip_steps = args.clip_steps
-    config = EmbeddingsConfig(dim=args.dim, engine=args.engine, seed=args.seed, train=train)
+    config = EmbeddingsConfig(dim=args.dim, engine=args.engine, ann=args.ann, seed=args.seed, train=train)
     r = fit_and_publish(args.sandbox, config)
     print_json({"encoder": r.encoder_id, "vectors": r.vector_ids, "precompute": r.precompute,
                 "ann_recall@10": r.ann_recall, "item_to_item": r.evaluation, "style_probe": r.style_probe})

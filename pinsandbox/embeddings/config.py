@@ -37,7 +37,9 @@ class EmbeddingsConfig:
     max_pairs: int = 200_000
     engine: str = "local"  # precompute engine: local | ray
     shard_size: int = 512
+    ann: str = "hnsw"  # hnsw (any size) | ivf (large catalogs: ≥ 39·4·√N pins; faster at 1 M, see bench_embeddings)
     hnsw_m: int = 32
+    ivf_nprobe: int = 8
     k: int = 10
     pool_size: int | None = 1000  # candidate pool of the item-to-item evaluation
     seed: int = 0

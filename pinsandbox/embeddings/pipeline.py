@@ -3,7 +3,7 @@
 Artifacts written (stage `embeddings`):
 - `encoder`: the trained PinEncoder (save_pretrained-style: config.json + model.safetensors) and its loss history;
 - `proprietary`, `off-the-shelf`: vectors.npy (float32 N×d, L2-normalised), pin_ids.parquet, FAISS indexes
-  (index_exact.faiss, index_hnsw.faiss) and index.json (ANN recall@10 vs exact); the manifest names the encoder.
+  (index_exact.faiss, index_hnsw.faiss or index_ivf.faiss) and index.json (ANN recall@10 vs exact); the manifest names the encoder.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 from pinsandbox.embeddings.catalog_access import load_catalog, load_ground_truth
 from pinsandbox.embeddings.config import EmbeddingsConfig
 from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, build_features
-from pinsandbox.embeddings.index import PinIndex, check_vectors
+from pinsandbox.embeddings.index import PinIndex, check_ann, check_vectors
 from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.sandbox import resolve
 
@@ -132,13 +132,14 @@ def publish_vectors(sb, kind: str, pin_ids: np.ndarray, vectors: np.ndarray, enc
     norms = np.linalg.norm(vectors, axis=1)
     if not np.allclose(norms, 1, atol=1e-3):
         raise InvalidInput(f"{kind} vectors are not L2-normalised (norms {norms.min():.3f}…{norms.max():.3f})")
-    index = PinIndex.build(pin_ids, vectors, m=config.hnsw_m)
+    params = {"m": config.hnsw_m} if config.ann == "hnsw" else {"nprobe": config.ivf_nprobe, "seed": config.seed}
+    index = PinIndex.build(pin_ids, vectors, config.ann, **params)
     recall = index.ann_recall(vectors, k=config.k, seed=config.seed)
     with sb.artifacts.write("embeddings", kind, params=config.to_dict(), inputs=inputs) as w:
         np.save(w.path / "vectors.npy", vectors)
         pd.DataFrame({"pin_id": pd.array(pin_ids, dtype="string")}).to_parquet(w.path / "pin_ids.parquet", index=False)
         index.save(w.path)
-        pd.Series({"ann": "hnsw", "hnsw_m": config.hnsw_m, f"ann_recall@{config.k}": recall}).to_json(w.path / "index.json")
+        pd.Series({"ann": config.ann, **params, f"ann_recall@{config.k}": recall}).to_json(w.path / "index.json")
         w.metadata["encoder"] = encoder
         w.metadata["dim"] = int(vectors.shape[1])
     return sb.artifacts.current_id("embeddings", kind), recall
@@ -168,6 +169,7 @@ def fit_and_publish(sandbox=None, config: EmbeddingsConfig | None = None, progre
     sb = resolve(sandbox)
     prepared = prepare(sb, config, progress)
     catalog, truth, features = prepared.catalog, prepared.truth, prepared.features
+    check_ann(config.ann, len(features))  # before hours of training, not after
     encoder, history = fit_encoder(prepared, config, progress)
     encoder_id = publish_encoder(sb, encoder, history, catalog, config)
     prop, stats, work = precompute_proprietary(sb, features, config, progress)
