@@ -169,6 +169,10 @@ def test_sigkill_mid_artifact_keeps_previous_and_marks_failed(sandbox):
     assert last.state == "failed" and "interrupted" in last.status["error"]
     time.sleep(1)  # the kernel dies with its runner: nothing is still writing to the sandbox
     assert sandbox.artifacts.read("demo", "slow").id == before.id
+    assert list(stage.glob(".staging-*"))  # the killed writer's half-written folder is still there…
+    assert run_notebook(SLOW, sandbox, {"value": 3}).state == "ok"
+    assert not list(stage.glob(".staging-*"))  # …until the next write to the stage sweeps it (quota)
+    assert sandbox.artifacts.read("demo", "slow").file("value.txt").read_text() == "3"
 
 
 def test_timeout_fails_the_run(sandbox):

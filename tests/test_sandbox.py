@@ -92,6 +92,17 @@ def test_failed_write_keeps_previous_version(sandbox):
     assert not list((sandbox.root / "artifacts" / "demo").glob(".staging-*"))
 
 
+def test_a_write_in_progress_survives_another_write_to_the_same_stage(sandbox):
+    """The sweep of abandoned staging folders (see the SIGKILL test in test_runs) spares a live writer's."""
+    with sandbox.artifacts.write("demo", "slow") as slow:
+        (slow.path / "a.txt").write_text("slow")
+        with sandbox.artifacts.write("demo", "fast") as fast:
+            (fast.path / "a.txt").write_text("fast")
+        assert (slow.path / "a.txt").exists()
+    assert sandbox.artifacts.read("demo", "slow").file("a.txt").read_text() == "slow"
+    assert sandbox.artifacts.read("demo", "fast").file("a.txt").read_text() == "fast"
+
+
 def test_versions_pruned_and_link_at(sandbox):
     ids = []
     for i in range(5):

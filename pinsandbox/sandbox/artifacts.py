@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -70,6 +71,23 @@ class ArtifactWriter:
         self.metadata: dict = {}  # extra manifest fields, e.g. {"encoder": "..."}
 
 
+def _remove_abandoned_staging(stage_dir: Path) -> None:
+    """Delete staging folders whose writer died (SIGKILL, power loss): nobody holds their lock any more. They
+    would otherwise count against the sandbox's quota forever."""
+    for staging in stage_dir.glob(".staging-*"):
+        try:
+            fd = os.open(staging, os.O_RDONLY)
+        except FileNotFoundError:  # published or cleaned up meanwhile
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(staging, ignore_errors=True)
+        except BlockingIOError:  # a live writer holds it
+            pass
+        finally:
+            os.close(fd)
+
+
 class ArtifactStore:
     def __init__(self, sandbox):
         self.sandbox = sandbox
@@ -83,7 +101,16 @@ class ArtifactStore:
         stage_dir = self.root / stage
         stage_dir.mkdir(parents=True, exist_ok=True)
         staging = stage_dir / f".staging-{name}-{secrets.token_hex(6)}"
-        staging.mkdir()
+        stage_fd = os.open(stage_dir, os.O_RDONLY)
+        try:  # under the stage's lock, so a sweep never sees a new staging folder before its writer locks it
+            fcntl.flock(stage_fd, fcntl.LOCK_EX)
+            _remove_abandoned_staging(stage_dir)
+            staging.mkdir()
+            # Held while writing; the kernel drops it if the writer is killed, which marks the folder abandoned.
+            held = os.open(staging, os.O_RDONLY)
+            fcntl.flock(held, fcntl.LOCK_EX)
+        finally:
+            os.close(stage_fd)
         writer = ArtifactWriter(staging)
         try:
             yield writer
@@ -117,6 +144,8 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            os.close(held)
 
     def read(self, stage: str, name: str, *, verify: bool = True) -> Artifact:
         """The current version of `<stage>/<name>`, checked against its manifest; recorded as a run input."""
