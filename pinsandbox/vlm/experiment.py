@@ -68,8 +68,8 @@ def run_original_arm(task: NavigatorTask, catalog, preset: str, cfg: FinetuneCon
 
 
 def relative_gain(a: Arm, b: Arm, seed: int = 0) -> dict:
-    """recall(a) / recall(b) - 1 on the same held-out requests, with a paired bootstrap 95% interval (both arms'
-    per-request recalls resampled together, so the interval reflects which requests were drawn only once)."""
+    """recall(a) / recall(b) - 1 on the same held-out requests, with a paired bootstrap 95% interval: both arms'
+    per-request recalls are resampled together, so how hard the drawn requests are (shared by both) cancels out."""
     ra, rb = ({r["request_id"]: r["recall@10"] for r in arm.test["rows"]} for arm in (a, b))
     if ra.keys() != rb.keys():
         raise InvalidInput(f"arms {a.name!r} and {b.name!r} were evaluated on different requests")
