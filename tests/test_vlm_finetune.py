@@ -121,3 +121,64 @@ def test_notebook_runs_at_smoke_size(world, tmp_path, monkeypatch, notebook):
     assert out.exists()
     stage = "swapped" if notebook.startswith("02") else "navigator-lora"
     assert world.artifacts.exists("vlm", stage)
+
+
+def test_more_navigator_requests_leave_every_other_table_byte_identical():
+    """The Navigator gold set is drawn last from the catalog's rng, so enlarging it (for a tighter recall estimate)
+    must not move the pins, events, boards or other gold sets the later stages are tuned on."""
+    import hashlib
+    import io
+
+    from pinsandbox.catalog.pinworld import PinworldConfig, build_pinworld, write_table
+
+    def tables(n):
+        t = build_pinworld(PinworldConfig(n_pins=200, n_pinners=40, seed=0, render_images=False,
+                                          n_navigator_requests=n))
+        digests = {}
+        for name in ("pins", "events", "boards", "pin_styles", "pinner_interests", "gold_homefeed",
+                     "gold_item_pairs", "gold_navigator"):
+            buf = io.BytesIO()
+            write_table(getattr(t, name), buf)
+            digests[name] = hashlib.sha256(buf.getvalue()).hexdigest()
+        return digests, t.gold_navigator.to_pandas()
+
+    small, nav_small = tables(40)
+    large, nav_large = tables(160)
+    assert {k: v for k, v in small.items() if k != "gold_navigator"} == \
+        {k: v for k, v in large.items() if k != "gold_navigator"}
+    assert len(nav_large) == 160 and (nav_large["split"] == "test").sum() == 40
+    # the requests themselves are drawn in the same order: the same cells and answers, whatever the split
+    cols = ["request_id", "style", "category", "max_price"]
+    pd.testing.assert_frame_equal(nav_small[cols], nav_large[cols].iloc[:40])
+
+
+def test_bootstrap_interval_is_seeded_and_tightens_with_more_requests():
+    from pinsandbox.vlm.finetune import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    few, many = rng.random(50), rng.random(800)
+    lo, hi = bootstrap_ci(few, seed=3)
+    assert (lo, hi) == bootstrap_ci(few, seed=3)
+    assert lo < few.mean() < hi
+    lo2, hi2 = bootstrap_ci(many, seed=3)
+    assert hi2 - lo2 < (hi - lo) * 0.5  # ~1/sqrt(16) of the width
+    with pytest.raises(InvalidInput):
+        bootstrap_ci([0.5])
+
+
+def test_relative_gain_is_paired_over_the_same_requests():
+    from types import SimpleNamespace
+
+    from pinsandbox.vlm.experiment import relative_gain
+
+    def arm(name, recalls):
+        return SimpleNamespace(name=name, test={"rows": [{"request_id": f"r{i}", "recall@10": r}
+                                                         for i, r in enumerate(recalls)]})
+
+    a = arm("a", [1.0, 0.5, 0.75, 1.0])
+    b = arm("b", [0.5, 0.5, 0.5, 0.5])
+    out = relative_gain(a, b)
+    assert out["gain"] == pytest.approx(0.8125 / 0.5 - 1) and out["requests"] == 4
+    assert out["ci95"][0] <= out["gain"] <= out["ci95"][1]
+    with pytest.raises(InvalidInput):
+        relative_gain(a, arm("c", [0.5, 0.5]))

@@ -62,7 +62,7 @@ class PinworldConfig:
     fresh: float = 0.1  # … from the same cell but published in the last `fresh_days` (feeds favour fresh pins) …
     fresh_days: int = 14
     lateral: float = 0.1  # … from the same style, another category; the rest from the global popular feed
-    n_navigator_requests: int = 200
+    n_navigator_requests: int = 800  # drawn last from the rng: more requests leave every other table byte-identical
     image_size: int = 128
     render_images: bool = True
 

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pinsandbox.vlm.finetune import FinetuneConfig, FinetuneResult, OriginalRoute, SwappedRoute, evaluate, finetune
+from pinsandbox.errors import InvalidInput
+from pinsandbox.vlm.finetune import (FinetuneConfig, FinetuneResult, OriginalRoute, SwappedRoute, bootstrap_ci, evaluate,
+                                     finetune)
 from pinsandbox.vlm.navigator import ImageLookup, NavigatorTask, PinLookup
 from pinsandbox.vlm.presets import build_model, warm_start_text_embeddings
 from pinsandbox.vlm.prompts import load_tokenizer
@@ -65,10 +67,24 @@ def run_original_arm(task: NavigatorTask, catalog, preset: str, cfg: FinetuneCon
     return Arm("original + vision tower", route, result, evaluate(result.model, task.test, route, cfg))
 
 
+def relative_gain(a: Arm, b: Arm, seed: int = 0) -> dict:
+    """recall(a) / recall(b) - 1 on the same held-out requests, with a paired bootstrap 95% interval: both arms'
+    per-request recalls are resampled together, so how hard the drawn requests are (shared by both) cancels out."""
+    ra, rb = ({r["request_id"]: r["recall@10"] for r in arm.test["rows"]} for arm in (a, b))
+    if ra.keys() != rb.keys():
+        raise InvalidInput(f"arms {a.name!r} and {b.name!r} were evaluated on different requests")
+    pairs = np.array([(ra[k], rb[k]) for k in ra])
+    ratio = lambda p: p[:, 0].mean() / max(p[:, 1].mean(), 1e-9) - 1  # noqa: E731
+    lo, hi = bootstrap_ci(pairs, statistic=ratio, seed=seed)
+    return {"gain": float(ratio(pairs)), "ci95": (lo, hi), "requests": len(pairs)}
+
+
 def summary_table(arms: list[Arm]) -> pd.DataFrame:
     rows = []
     for a in arms:
-        rows.append({"arm": a.name, "recall@10": a.recall, "chance": a.test["summary"]["chance_recall@10"],
+        lo, hi = a.test["summary"]["recall@10_ci95"]
+        rows.append({"arm": a.name, "recall@10": a.recall, "ci95_low": lo, "ci95_high": hi,
+                     "chance": a.test["summary"]["chance_recall@10"],
                      "steps": a.result.steps, "train_wall_s": a.result.wall_s,
                      "trainable_params": a.result.trainable_params, "final_loss": a.result.summary()["final_loss"]})
     return pd.DataFrame(rows).set_index("arm")
