@@ -35,6 +35,9 @@ class ServingConfig:
     # Navigator requests waiting or running in the worker before one more gets 503: above the 50 clients of the
     # load test, so its mix never overflows; a real deployment would size it to its latency budget.
     navigator_queue: int = 64
+    # Navigator's worker runs at this lower CPU priority: when both want a core, cached homefeeds, similar pins and
+    # events (sub-millisecond) go first, and the one endpoint that costs tens of milliseconds waits.
+    navigator_nice: int = 10
     max_k: int = 100
     vectors: str = "proprietary"  # pin vectors for /similar and the taste graph when it must be fitted
 
@@ -82,7 +85,8 @@ class ServingState:
         started = time.perf_counter()
         config = config or ServingConfig()
         sb = resolve(sandbox)
-        nav = NavigatorWorker(sb, config.navigator_candidates, config.navigator_queue) if navigator_worker else None
+        nav = NavigatorWorker(sb, config.navigator_candidates, config.navigator_queue,
+                              config.navigator_nice) if navigator_worker else None
         catalog = load_catalog(sb)
         pin_ids, vectors, vectors_id = _load_vectors(sb, config.vectors)
         taste, taste_source, replay_from = load_taste_graph(sb, catalog, pin_ids, vectors, progress)
