@@ -162,6 +162,28 @@ def test_state_navigator_respects_budget(world):
     assert out["answer"].startswith(f"{len(out['pins'])} pins for")
 
 
+def test_navigator_worker_answers_and_refuses_beyond_its_queue(world):
+    """The server's Navigator process: loaded once, answers like the in-process one, and a request beyond its
+    queue is refused at once (the API's 503) instead of waiting without bound."""
+    import asyncio
+
+    from pinsandbox.serving.navigator import NavigatorBusy, NavigatorWorker
+
+    worker = NavigatorWorker(world, queue=2)
+    try:
+        assert worker.name == "swapped-vlm"
+
+        async def burst():
+            return await asyncio.gather(*(worker.ask_async("boho planter", 3) for _ in range(4)), return_exceptions=True)
+
+        out = asyncio.run(burst())
+        assert [isinstance(o, NavigatorBusy) for o in out] == [False, False, True, True]
+        assert all(len(o["pins"]) == 3 and o["ranker"] == "swapped-vlm" for o in out[:2])
+        assert worker.ask("boho planter", 3)["pins"] == out[0]["pins"]  # same request, same answer
+    finally:
+        worker.close()
+
+
 def test_server_endpoints_auth_validation_metrics(live):
     _, server = live
     anon = httpx.Client(base_url=server.url, timeout=30)

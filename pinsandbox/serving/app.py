@@ -15,12 +15,14 @@ import secrets
 import time
 from typing import Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.serving.navigator import NavigatorBusy
 
 MAX_BODY_BYTES = 16 * 1024  # an event or a Navigator request is well under 1 KiB
 ID = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")
@@ -94,7 +96,8 @@ def create_app(state, token: str) -> FastAPI:
                         buckets=LATENCY_BUCKETS)
     bearer = HTTPBearer(auto_error=False)
 
-    def authorised(cred: HTTPAuthorizationCredentials | None = Depends(bearer)):  # noqa: B008 (FastAPI's idiom)
+    # async: a sync dependency would cost every request a hop through the thread pool
+    async def authorised(cred: HTTPAuthorizationCredentials | None = Depends(bearer)):  # noqa: B008 (FastAPI's idiom)
         if cred is None or not secrets.compare_digest(cred.credentials.encode(), token.encode()):
             raise HTTPException(401, "missing or wrong API token: send `Authorization: Bearer <token>` "
                                      "(the token is api_token in the sandbox's sandbox.toml)",
@@ -103,6 +106,10 @@ def create_app(state, token: str) -> FastAPI:
     @app.exception_handler(NotFound)
     async def not_found(_request, exc):
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(NavigatorBusy)
+    async def busy(_request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(InvalidInput)
     async def invalid(_request, exc):
@@ -124,17 +131,22 @@ def create_app(state, token: str) -> FastAPI:
         return _json({"pin_id": pin_id, "vectors": state.vectors_id, "pins": state.similar(pin_id, k)})
 
     @app.get("/pinners/{pinner_id}/homefeed", dependencies=auth)
-    async def homefeed(pinner_id: str, k: int = Query(10, ge=1, le=100)):  # a cache hit, or a few ms
-        return _json({"pinner_id": pinner_id, "pins": state.homefeed(pinner_id, k)})
+    async def homefeed(pinner_id: str, k: int = Query(10, ge=1, le=100)):
+        pins = state.cached_homefeed(pinner_id, k)
+        if pins is None:  # ~10 ms of ranking: in the thread pool, so cached reads never wait behind it
+            pins = await run_in_threadpool(state.homefeed, pinner_id, k)
+        return _json({"pinner_id": pinner_id, "pins": pins})
 
     @app.post("/events", dependencies=auth, status_code=201)
-    def events(event: Event):  # sync: the fsync waits in the thread pool, not on the event loop
+    def events(event: Event, background: BackgroundTasks):  # sync: the fsync waits in the thread pool
         seq = state.record_event(event.model_dump())
+        # The event dropped the pinner's cached homefeed; recompute it after the answer, not on their next read.
+        background.add_task(state.refresh, event.pinner_id)
         return {"seq": seq, "applied": True}
 
     @app.post("/navigator", dependencies=auth)
-    def navigator(req: NavigatorRequest):
-        return state.navigator(req.text, req.k, req.max_price)
+    async def navigator(req: NavigatorRequest):  # the CPU is spent in Navigator's worker, not on this loop
+        return _json(await state.nav.ask_async(req.text, req.k, req.max_price))
 
     return BodyLimit(Measure(app, requests, latency), MAX_BODY_BYTES)
 
@@ -153,18 +165,20 @@ class Measure:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), 500
+        started, status, answered = time.perf_counter(), 500, None
 
         async def send_status(message):
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = time.perf_counter()  # background tasks (a homefeed refresh) run after this: not latency
 
         try:
             await self.app(scope, receive, send_status)
         finally:
             route = scope.get("route")
             name = route.path if route is not None else "unmatched"
-            self.latency.labels(name).observe(time.perf_counter() - started)
+            self.latency.labels(name).observe((answered or time.perf_counter()) - started)
             self.requests.labels(name, scope["method"], str(status)).inc()

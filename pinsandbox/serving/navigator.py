@@ -1,9 +1,24 @@
-"""Navigator's two steps, shared by the API and the gold-set evaluation: retrieve candidates by MiniLM text
-similarity (within the budget, when the catalog has prices), then let the ranker order them."""
+"""Navigator: retrieve candidates by MiniLM text similarity (within the budget, when the catalog has prices), then
+let the ranker order them, then a short answer. `retrieve_and_rank` is shared with the gold-set evaluation.
+
+The server runs Navigator in its own worker process (`NavigatorWorker`): a request costs tens of milliseconds of
+CPU (MiniLM encode + the swapped VLM over the candidates), and inside the server process that CPU would hold the
+GIL the event loop needs, so every cached homefeed would queue behind it. In the worker it queues only behind
+other Navigator requests.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
 import numpy as np
+import pandas as pd
+
+from pinsandbox.errors import InvalidInput, PinsandboxError
 
 
 def retrieve_and_rank(query: np.ndarray, text_vectors: np.ndarray, pin_ids: np.ndarray, ranker, text: str, *,
@@ -22,3 +37,150 @@ def retrieve_and_rank(query: np.ndarray, text_vectors: np.ndarray, pin_ids: np.n
     ranked = np.asarray(ranker.score(text, list(cand_ids), scores[cand]), dtype=np.float32)
     order = np.argsort(-ranked, kind="stable")[:k]
     return cand_ids[order].tolist(), ranked[order], n
+
+
+def pin_fields(pins: pd.DataFrame) -> tuple[dict, dict | None]:
+    """(pin_id → title, pin_id → price or None when the catalog has no prices): what a pin card shows."""
+    pins = pins.set_index("pin_id", drop=False)
+    titles = pins["title"].astype(str).to_dict()
+    return titles, (pins["price"].astype(float).to_dict() if "price" in pins else None)
+
+
+def pin_card(pin_id: str, titles: dict, price_of: dict | None, score: float | None = None) -> dict:
+    """A pin as the API returns it."""
+    out = {"pin_id": pin_id, "title": titles[pin_id]}
+    if price_of is not None:
+        out["price"] = price_of[pin_id]
+    if score is not None:
+        out["score"] = round(float(score), 5)
+    return out
+
+
+class NavigatorBusy(PinsandboxError):
+    """Navigator's queue is full: the API answers 503 with Retry-After."""
+
+
+class Navigator:
+    """Navigator in this process: the catalog's pins, their MiniLM text index and the ranker."""
+
+    def __init__(self, pins: pd.DataFrame, text_vectors: np.ndarray, ranker, n_candidates: int = 24):
+        self.pins = pins.set_index("pin_id", drop=False)
+        self.pin_ids = self.pins["pin_id"].to_numpy()
+        self.text_vectors, self.ranker, self.n_candidates = text_vectors, ranker, n_candidates
+        self.prices = self.pins["price"].astype(float).to_numpy() if "price" in self.pins else None
+        self.titles, self.price_of = pin_fields(pins)
+        self.name, self.reason = ranker.name, ranker.reason
+
+    @classmethod
+    def load(cls, sandbox, catalog=None, n_candidates: int = 24, progress: bool = False) -> Navigator:
+        from pinsandbox.catalog import load_catalog
+        from pinsandbox.sandbox import resolve
+        from pinsandbox.serving.ranker import load_ranker
+        from pinsandbox.serving.state import text_index
+
+        sb = resolve(sandbox)
+        catalog = catalog if catalog is not None else load_catalog(sb)
+        return cls(catalog.pins, text_index(sb, catalog, progress), load_ranker(sb), n_candidates)
+
+    def ask(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
+        """Request text → MiniLM retrieval of candidates → the ranker orders them → pins + a short answer."""
+        from pinsandbox.embeddings.features import encode_texts
+
+        text = text.strip()
+        if not text:
+            raise InvalidInput("navigator text is empty: describe what you are looking for")
+        query = encode_texts([text], progress=False)[0]
+        ids, scores, n = retrieve_and_rank(query, self.text_vectors, self.pin_ids, self.ranker, text,
+                                           n_candidates=self.n_candidates, k=k, prices=self.prices, max_price=max_price)
+        pins = [pin_card(p, self.titles, self.price_of, s) for p, s in zip(ids, scores, strict=True)]
+        if not pins:
+            return {"pins": [], "answer": f"Nothing in the catalog fits “{text}”" + (f" under {max_price:g}." if max_price else "."),
+                    "ranker": self.name, "ranker_note": self.reason, "candidates": 0}
+        return {"pins": pins, "answer": _answer(text, pins, self.pins.loc[ids]), "ranker": self.name, "ranker_note": self.reason,
+                "candidates": n}
+
+    async def ask_async(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
+        return await asyncio.to_thread(self.ask, text, k, max_price)
+
+    def close(self) -> None:
+        pass
+
+
+_WORKER: Navigator | None = None  # the worker process's own Navigator, loaded once
+
+
+def _load_in_worker(sandbox_root: str, n_candidates: int, nice: int) -> None:
+    from pathlib import Path
+
+    from pinsandbox.sandbox import Sandbox
+    from pinsandbox.serving.server import one_thread_per_operation
+
+    global _WORKER
+    one_thread_per_operation()  # a request's tensors are tiny, and the server and its clients need the other core
+    if nice:
+        os.nice(nice)  # the fast endpoints' process wins the CPU when both want it; Navigator may be slower
+    _WORKER = Navigator.load(Sandbox(Path(sandbox_root)), n_candidates=n_candidates)
+
+
+def _describe() -> tuple[str, str]:
+    return _WORKER.name, _WORKER.reason
+
+
+def _ask(text: str, k: int, max_price: float | None) -> dict:
+    return _WORKER.ask(text, k, max_price)
+
+
+class NavigatorWorker:
+    """Navigator in one separate process (spawned, loaded once), with at most `queue` requests waiting or running;
+    one more is refused with `NavigatorBusy` rather than queued without bound."""
+
+    def __init__(self, sandbox, n_candidates: int = 24, queue: int = 64, nice: int = 0):
+        import multiprocessing
+
+        from pinsandbox.sandbox import resolve
+
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_load_in_worker,
+                                         initargs=(str(resolve(sandbox).root), n_candidates, nice))
+        self.queue, self._waiting = queue, 0
+        self._ready = self._pool.submit(_describe)  # starts the worker now: it loads while the server does
+
+    @property
+    def name(self) -> str:
+        return self._described()[0]
+
+    @property
+    def reason(self) -> str:
+        return self._described()[1]
+
+    def _described(self) -> tuple[str, str]:
+        try:
+            return self._ready.result()
+        except BrokenProcessPool:
+            raise PinsandboxError("the Navigator worker process died while loading: its traceback is in the "
+                                  "server's log just above") from None
+
+    def ask(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
+        return self._pool.submit(_ask, text, k, max_price).result()
+
+    async def ask_async(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
+        if self._waiting >= self.queue:  # only the event loop's thread counts, so no lock is needed
+            raise NavigatorBusy(f"navigator has {self._waiting} requests in hand: retry in a second")
+        self._waiting += 1
+        try:
+            return await asyncio.wrap_future(self._pool.submit(_ask, text, k, max_price))
+        finally:
+            self._waiting -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+def _answer(text: str, pins: list[dict], rows: pd.DataFrame) -> str:
+    """One or two sentences a shopper can read: how many pins, what they mostly are, the price range."""
+    parts = [f"{len(pins)} pins for “{text}”"]
+    if "category" in rows:
+        top = rows["category"].value_counts()
+        parts.append(f"mostly {top.index[0]}" + (f" and {top.index[1]}" if len(top) > 1 else ""))
+    if "price" in rows and rows["price"].notna().any():
+        parts.append(f"from {rows['price'].min():.0f} to {rows['price'].max():.0f}")
+    return re.sub(r"\s+", " ", ", ".join(parts)) + "."

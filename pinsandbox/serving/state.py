@@ -13,7 +13,6 @@ and the very next read after an event reflects it.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -24,8 +23,7 @@ import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.serving.eventlog import EventLog
-from pinsandbox.serving.navigator import retrieve_and_rank
-from pinsandbox.serving.ranker import load_ranker
+from pinsandbox.serving.navigator import Navigator, NavigatorWorker, pin_card, pin_fields
 
 TASTE_GRAPH = "taste-graph"  # tastegraph/<name> artifact the server starts from when it exists
 
@@ -34,6 +32,12 @@ TASTE_GRAPH = "taste-graph"  # tastegraph/<name> artifact the server starts from
 class ServingConfig:
     cache_pinners: int = 50_000  # homefeeds kept in memory (least recently used dropped first)
     navigator_candidates: int = 24  # retrieved per request, then ranked (the vlm stage trains on 24)
+    # Navigator requests waiting or running in the worker before one more gets 503: above the 50 clients of the
+    # load test, so its mix never overflows; a real deployment would size it to its latency budget.
+    navigator_queue: int = 64
+    # Navigator's worker runs at this lower CPU priority: when both want a core, cached homefeeds, similar pins and
+    # events (sub-millisecond) go first, and the one endpoint that costs tens of milliseconds waits.
+    navigator_nice: int = 10
     max_k: int = 100
     vectors: str = "proprietary"  # pin vectors for /similar and the taste graph when it must be fitted
 
@@ -51,9 +55,8 @@ class ServingState:
     pin_ids: np.ndarray  # row order of `vectors`
     vectors: np.ndarray
     vectors_id: str
-    text_vectors: np.ndarray  # MiniLM of title + description, rows = catalog.pins
     log: EventLog
-    ranker: object
+    nav: object  # Navigator in this process, or a NavigatorWorker process (what the server runs)
     config: ServingConfig = field(default_factory=ServingConfig)
     replayed: int = 0
     startup_s: float = 0.0
@@ -67,31 +70,31 @@ class ServingState:
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[str, list[str]] = OrderedDict()
         self._vec_row = pd.Index(self.pin_ids)
-        pins = self.catalog.pins.set_index("pin_id", drop=False)
-        self._pins = pins
-        self._titles = pins["title"].astype(str).to_dict()
-        self._price = pins["price"].astype(float).to_numpy() if "price" in pins else None
-        self._price_of = pins["price"].astype(float).to_dict() if "price" in pins else None
+        self._titles, self._price_of = pin_fields(self.catalog.pins)
         self._known_pinners = set(self.catalog.events["pinner_id"].astype(str)) | set(self.taste.states)
 
     # -- loading --------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, sandbox=None, config: ServingConfig | None = None, progress: bool = False) -> ServingState:
-        """Everything the API serves, from the sandbox's artifacts, with the event log replayed on top."""
+    def load(cls, sandbox=None, config: ServingConfig | None = None, progress: bool = False,
+             navigator_worker: bool = False) -> ServingState:
+        """Everything the API serves, from the sandbox's artifacts, with the event log replayed on top.
+        `navigator_worker`: run Navigator in its own process (the server does), loading there while this loads."""
         from pinsandbox.catalog import load_catalog
         from pinsandbox.sandbox import resolve
 
         started = time.perf_counter()
         config = config or ServingConfig()
         sb = resolve(sandbox)
+        nav = NavigatorWorker(sb, config.navigator_candidates, config.navigator_queue,
+                              config.navigator_nice) if navigator_worker else None
         catalog = load_catalog(sb)
         pin_ids, vectors, vectors_id = _load_vectors(sb, config.vectors)
         taste, taste_source, replay_from = load_taste_graph(sb, catalog, pin_ids, vectors, progress)
         if vectors is None:  # vector-less sandbox: serve /similar from the taste graph's own pin embedding
             pin_ids, vectors, vectors_id = np.asarray(taste.pins), taste.vectors, f"{taste_source} (graph SVD)"
         log = EventLog(sb.path("serving/events.db"))
-        state = cls(sb, catalog, taste, taste_source, pin_ids, vectors, vectors_id,
-                    text_index(sb, catalog, progress), log, load_ranker(sb), config)
+        nav = nav or Navigator.load(sb, catalog, config.navigator_candidates, progress)
+        state = cls(sb, catalog, taste, taste_source, pin_ids, vectors, vectors_id, log, nav, config)
         state.replayed = state._replay(replay_from)
         state.startup_s = time.perf_counter() - started
         return state
@@ -119,22 +122,23 @@ class ServingState:
         return int(k)
 
     def pin(self, pin_id: str, score: float | None = None) -> dict:
-        out = {"pin_id": pin_id, "title": self._titles[pin_id]}
-        if self._price_of is not None:
-            out["price"] = self._price_of[pin_id]
-        if score is not None:
-            out["score"] = round(float(score), 5)
-        return out
+        return pin_card(pin_id, self._titles, self._price_of, score)
 
     def _stripe(self, pinner_id: str) -> threading.Lock:
         return self._stripes[hash(pinner_id) % len(self._stripes)]
 
-    def _feed(self, pinner_id: str, k: int) -> list[str]:
+    def _cached(self, pinner_id: str, k: int) -> list[str] | None:
         with self._cache_lock:
             feed = self._cache.get(pinner_id)
             if feed is not None and len(feed) >= k:
                 self._cache.move_to_end(pinner_id)
                 return feed
+        return None
+
+    def _feed(self, pinner_id: str, k: int) -> list[str]:
+        feed = self._cached(pinner_id, k)
+        if feed is not None:
+            return feed
         with self._stripe(pinner_id):
             feed = self.taste.recommend(pinner_id, max(k, 25))
             with self._cache_lock:
@@ -147,6 +151,17 @@ class ServingState:
         k = self._check_k(k)
         self.check_pinner(pinner_id)
         return [self.pin(p) for p in self._feed(pinner_id, k)[:k]]
+
+    def cached_homefeed(self, pinner_id: str, k: int = 10) -> list[dict] | None:
+        """The homefeed when it is precomputed (microseconds), else None: the caller computes it off its event loop."""
+        k = self._check_k(k)
+        self.check_pinner(pinner_id)
+        feed = self._cached(pinner_id, k)
+        return None if feed is None else [self.pin(p) for p in feed[:k]]
+
+    def refresh(self, pinner_id: str) -> None:
+        """Recompute a homefeed an event dropped, so the pinner's next read is a cache hit again."""
+        self._feed(pinner_id, 10)
 
     def warm(self, limit: int | None = None) -> int:
         """Precompute homefeeds, most active pinners first (run in the background at start): afterwards a read
@@ -174,22 +189,7 @@ class ServingState:
 
     def navigator(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
         """Request text → MiniLM retrieval of candidates → the ranker orders them → pins + a short answer."""
-        from pinsandbox.embeddings.features import encode_texts
-
-        k = self._check_k(k)
-        text = text.strip()
-        if not text:
-            raise InvalidInput("navigator text is empty: describe what you are looking for")
-        query = encode_texts([text], progress=False)[0]
-        ids, scores, n = retrieve_and_rank(query, self.text_vectors, self.catalog.pins["pin_id"].to_numpy(), self.ranker,
-                                           text, n_candidates=self.config.navigator_candidates, k=k,
-                                           prices=self._price, max_price=max_price)
-        pins = [self.pin(p, s) for p, s in zip(ids, scores, strict=False)]
-        if not pins:
-            return {"pins": [], "answer": f"Nothing in the catalog fits “{text}”" + (f" under {max_price:g}." if max_price else "."),
-                    "ranker": self.ranker.name, "ranker_note": self.ranker.reason, "candidates": 0}
-        return {"pins": pins, "answer": _answer(text, pins, self._pins), "ranker": self.ranker.name,
-                "ranker_note": self.ranker.reason, "candidates": n}
+        return self.nav.ask(text, self._check_k(k), max_price)
 
     # -- writes ---------------------------------------------------------------------------------------
     def record_event(self, event: dict) -> int:
@@ -215,7 +215,7 @@ class ServingState:
 
     def health(self) -> dict:
         return {"status": "ok", "sandbox": self.sandbox.owner, "catalog": self.catalog.artifact_id,
-                "taste_graph": self.taste_source, "vectors": self.vectors_id, "ranker": self.ranker.name,
+                "taste_graph": self.taste_source, "vectors": self.vectors_id, "ranker": self.nav.name,
                 "events_logged": self.log.last_seq(), "events_replayed_at_start": self.replayed,
                 "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(self._cache), "warm": self.warmed,
                 "pins": len(self._titles), "pinners": len(self._known_pinners)}
@@ -262,17 +262,3 @@ def text_index(sb, catalog, progress) -> np.ndarray:
     np.save(tmp, vectors)
     tmp.replace(path)
     return vectors
-
-
-def _answer(text: str, pins: list[dict], table: pd.DataFrame) -> str:
-    """One or two sentences a shopper can read: how many pins, what they mostly are, the price range."""
-    if not pins:
-        return f"I found nothing for “{text}”."
-    rows = table.loc[[p["pin_id"] for p in pins]]
-    parts = [f"{len(pins)} pins for “{text}”"]
-    if "category" in rows:
-        top = rows["category"].value_counts()
-        parts.append(f"mostly {top.index[0]}" + (f" and {top.index[1]}" if len(top) > 1 else ""))
-    if "price" in rows and rows["price"].notna().any():
-        parts.append(f"from {rows['price'].min():.0f} to {rows['price'].max():.0f}")
-    return re.sub(r"\s+", " ", ", ".join(parts)) + "."
