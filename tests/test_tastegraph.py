@@ -16,7 +16,7 @@ from pinsandbox.tastegraph import (
     temporal_split,
 )
 from pinsandbox.tastegraph.graph import build_graph, prepare_events
-from pinsandbox.tastegraph.interests import InterestConfig, fit_pinner, update_pinner
+from pinsandbox.tastegraph.interests import InterestConfig, _cut, fit_pinner, update_pinner
 from pinsandbox.tastegraph.lightgcn import GNNConfig
 from pinsandbox.tastegraph.metrics import realtime_vs_batch, targets_of, validation_split
 from pinsandbox.tastegraph.synthetic import make_world
@@ -84,6 +84,42 @@ def test_batch_interests_separate_two_tastes_and_online_update_moves_or_spawns()
     update_pinner(st, 10, vecs, 2.0, 30 * 86400.0, cfg, engaged=True)  # taste c, a month later: spawns, old ones decayed
     assert len(st.importance) == 3 and st.importance[0] == pytest.approx(4.0) and st.importance[2] == 2.0
     assert st.medoids[2] == 10
+
+
+def test_ward_cut_matches_fcluster():
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        X = rng.standard_normal((int(rng.integers(2, 60)), 8))
+        Z, t = linkage(X / np.linalg.norm(X, axis=1, keepdims=True), "ward"), rng.uniform(0.2, 3.0)
+        a, b = fcluster(Z, t, "distance"), _cut(Z, t)
+        assert len(set(zip(a, b))) == len(set(a)) == len(set(b))  # the same partition
+
+
+def test_ease_source_follows_online_events(world, fitted):
+    m = fitted.fork()
+    m.config = TasteGraphConfig(gnn=SMALL_GNN, blend={"ease": 1.0})
+    u = next(iter(m.states))
+    style = world.pins.set_index("pin_id")["style"]
+    liked = {style[p] for p in m.pins[list(m.states[u].seen)]}
+    new_style = next(s for s in range(6) if s not in liked)
+    target = world.pins.loc[world.pins["style"] == new_style, "pin_id"].tolist()
+    before = m.recommend(u, 10)
+    for p in target[:6]:
+        m.update(ev(u, p, "merchant_click", ts=world.events["ts"].max()))
+    after = m.recommend(u, 10)
+    assert sum(style[p] == new_style for p in after) > sum(style[p] == new_style for p in before)
+    assert TasteGraph(TasteGraphConfig(gnn=None, ease_l2=None)).fit(world.events, (world.pin_ids, world.vectors)).ease_B is None
+
+
+def test_ivf_index_above_the_threshold_keeps_recall(world, split):
+    m = TasteGraph(TasteGraphConfig(gnn=None, ann_above=100, ann_nprobe=4)).fit(split[0], (world.pin_ids, world.vectors))
+    assert type(m.index).__name__ == "IndexIVFFlat"
+    queries = np.concatenate([s.centers for s in list(m.states.values())[:30]])
+    exact = np.argsort(-(queries @ m.vectors.T), axis=1, kind="stable")[:, :50]
+    got = m._search(queries, 50)
+    assert np.mean([len(np.intersect1d(a, b)) / 50 for a, b in zip(got, exact)]) > 0.8
 
 
 def test_update_changes_the_very_next_recommendation(world, fitted):
