@@ -75,7 +75,7 @@ def test_batch_interests_separate_two_tastes_and_online_update_moves_or_spawns()
     a, b, c = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
     vecs = np.vstack([a + 0.05 * rng.standard_normal((6, 8)), b + 0.05 * rng.standard_normal((4, 8)), c[None]])
     vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-    cfg = InterestConfig()
+    cfg = InterestConfig(half_life_days=30.0)
     st = fit_pinner(np.arange(10), np.ones(10), vecs, cfg, t=0.0)
     assert len(st.importance) == 2 and st.importance[0] == 6 and st.importance[1] == 4  # mid-century AND Nantucket
     assert st.medoids[0] < 6 <= st.medoids[1]
@@ -232,6 +232,20 @@ def test_realtime_arm_sees_the_first_test_events(split, fitted):
 def test_validation_split_stays_inside_training_time(split):
     fit_part, val_part = validation_split(split[0], 0.2)
     assert fit_part["ts"].max() < val_part["ts"].min() and val_part["ts"].max() == split[0]["ts"].max()
+
+
+def test_tuning_scores_the_grid_and_half_lives_on_the_validation_split(world, split):
+    from pinsandbox.tastegraph import tune_ease, tune_taste_graph
+
+    table = tune_taste_graph(split[0], (world.pin_ids, world.vectors), config=TasteGraphConfig(gnn=None),
+                             grid={"blend.ease": [0.0, 1.0]}, half_lives=(7.0, 30.0))
+    assert len(table) == 4 and table["ndcg@10"].is_monotonic_decreasing
+    best = table.attrs["best"]
+    assert (best.half_life_days, best.interests.half_life_days, best.blend["ease"]) == (
+        table.loc[0, "half_life_days"], table.loc[0, "half_life_days"], table.loc[0, "blend.ease"])
+    assert table["ndcg@10"].nunique() > 1  # the settings matter on this world, so the choice is not a tie
+    ease = tune_ease(split[0], l2s=(10.0, 100.0), half_lives=(7.0, 30.0))
+    assert len(ease) == 4 and ease["ndcg@10"].is_monotonic_decreasing
 
 
 def test_same_seed_same_recommendations(world, split):

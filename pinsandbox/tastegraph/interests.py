@@ -19,7 +19,7 @@ class InterestConfig:
     max_interests: int = 5  # PinnerSage keeps a handful per pinner
     ward_threshold: float = 1.0  # Ward merge distance that stops clustering (unit vectors: ~1 ≈ different tastes)
     spawn_similarity: float = 0.5  # an online pin less similar than this to every interest starts a new one
-    half_life_days: float = 30.0  # long-term importance halves every this many days without engagement
+    half_life_days: float = 14.0  # long-term importance halves every this many days without engagement
     short_half_life_days: float = 2.0  # short-term importance: what the pinner is into *this week*
     recency_mix: float = 0.5  # an interest's share = (1 - mix) · long-term share + mix · short-term share
     max_history: int = 200  # most recent distinct pins clustered per pinner (bounds batch cost)
@@ -50,9 +50,10 @@ class PinnerState:
         dt = max(t - self.as_of, 0.0) / 86400.0
         long = self.importance * 0.5 ** (dt / cfg.half_life_days)
         short = self.short * 0.5 ** (dt / cfg.short_half_life_days)
-        share = (1 - cfg.recency_mix) * long / max(long.sum(), 1e-12)
-        if short.sum() > 1e-9:
-            share = share + cfg.recency_mix * short / short.sum()
+        long = long / max(long.sum(), 1e-12)
+        if short.sum() <= 1e-9:  # nothing recent: frequency alone (also keeps recency_mix = 1 defined)
+            return long
+        share = (1 - cfg.recency_mix) * long + cfg.recency_mix * short / short.sum()
         return share / share.sum()
 
     def copy(self) -> PinnerState:
