@@ -19,7 +19,7 @@ class InterestConfig:
     max_interests: int = 5  # PinnerSage keeps a handful per pinner
     ward_threshold: float = 1.0  # Ward merge distance that stops clustering (unit vectors: ~1 ≈ different tastes)
     spawn_similarity: float = 0.5  # an online pin less similar than this to every interest starts a new one
-    half_life_days: float = 14.0  # long-term importance halves every this many days without engagement
+    half_life_days: float = 30.0  # long-term importance halves every this many days without engagement
     short_half_life_days: float = 2.0  # short-term importance: what the pinner is into *this week*
     recency_mix: float = 0.5  # an interest's share = (1 - mix) · long-term share + mix · short-term share
     max_history: int = 200  # most recent distinct pins clustered per pinner (bounds batch cost)

@@ -39,14 +39,14 @@ SOURCES = ("interests", "walks", "gnn", "ease")
 
 @dataclass
 class TasteGraphConfig:
-    half_life_days: float = 14.0
+    half_life_days: float = 30.0
     interests: InterestConfig = field(default_factory=InterestConfig)
     walks: WalkConfig = field(default_factory=WalkConfig)
     gnn: GNNConfig | None = field(default_factory=GNNConfig)  # None: no learned source (e.g. huge catalogs)
     ease_l2: float | None = 300.0  # EASE source's regulariser; None (or over EASE_MAX_PINS pins): no EASE source
     # half-lives, blend and recency mix chosen on a validation split of the demo Pinworld's training period
     # (tune.py; README, stage 4), never on its test window
-    blend: dict = field(default_factory=lambda: {"interests": 0.5, "walks": 1.0, "gnn": 0.5, "ease": 1.0})
+    blend: dict = field(default_factory=lambda: {"interests": 1.0, "walks": 1.0, "gnn": 0.5, "ease": 1.0})
     candidates: int = 200  # per source
     rrf_k: float = 10.0  # reciprocal-rank fusion: score = weight / (rrf_k + rank)
     # each pin already taken from an interest multiplies the next one's score by this; < 1 by design (the issue asks

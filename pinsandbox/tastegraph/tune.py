@@ -36,7 +36,7 @@ def tune_taste_graph(train_events, pin_vectors=None, *, pins=None, config: Taste
     """NDCG@k on the validation split for every combination in `grid` (and each of `half_lives`, applied to the
     graph and the interests alike), best first; `.attrs["best"]` is its config."""
     config = config or TasteGraphConfig()
-    grid = grid or {"blend.interests": [0.5, 1.0], "blend.gnn": [0.0, 0.5], "blend.ease": [0.0, 1.0, 2.0],
+    grid = grid or {"blend.interests": [0.5, 1.0, 2.0], "blend.gnn": [0.0, 0.5], "blend.ease": [0.0, 1.0, 2.0],
                     "interests.recency_mix": [0.5, 0.9]}
     half_lives = list(half_lives) if half_lives is not None else [config.half_life_days]
     fit_part, val_part = validation_split(train_events, fraction)
