@@ -8,8 +8,8 @@
 
 Candidate sources: embedding retrieval (FAISS over each interest, quota by importance), Pixie random walks
 from the pinner's recent pins, LightGCN's precomputed top pins, and EASE item-item scores of the pinner's
-engagements (online events included; small catalogs only, as EASE inverts a pins×pins matrix). Sources are fused by weighted reciprocal
-rank, then re-ranked so no single interest crowds out the others.
+engagements (online events included; small catalogs only, as EASE inverts a pins×pins matrix). Sources are
+fused by weighted reciprocal rank, then re-ranked so no single interest crowds out the others.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def build_index(vectors: np.ndarray, cfg: TasteGraphConfig):
     """None (exact search) for small catalogs, else a FAISS IVF-flat index over the unit pin vectors.
 
     IVF rather than HNSW: each interest asks for a few hundred neighbours, which HNSW pays for with a wide
-    beam (efSearch ≥ k) while IVF scans a few lists once; and IVF builds in seconds where HNSW took minutes at 1 M pins.
+    beam (efSearch ≥ k) while IVF scans a few lists once; and IVF builds in seconds where HNSW took minutes
+    at 1 M pins.
     """
     if len(vectors) <= cfg.ann_above:
         return None
