@@ -16,7 +16,7 @@ from pinsandbox.tastegraph import (
     temporal_split,
 )
 from pinsandbox.tastegraph.graph import build_graph, prepare_events
-from pinsandbox.tastegraph.interests import InterestConfig, fit_pinner, update_pinner
+from pinsandbox.tastegraph.interests import InterestConfig, _cut, fit_pinner, update_pinner
 from pinsandbox.tastegraph.lightgcn import GNNConfig
 from pinsandbox.tastegraph.metrics import realtime_vs_batch, targets_of, validation_split
 from pinsandbox.tastegraph.synthetic import make_world
@@ -75,7 +75,7 @@ def test_batch_interests_separate_two_tastes_and_online_update_moves_or_spawns()
     a, b, c = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
     vecs = np.vstack([a + 0.05 * rng.standard_normal((6, 8)), b + 0.05 * rng.standard_normal((4, 8)), c[None]])
     vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-    cfg = InterestConfig()
+    cfg = InterestConfig(half_life_days=30.0)
     st = fit_pinner(np.arange(10), np.ones(10), vecs, cfg, t=0.0)
     assert len(st.importance) == 2 and st.importance[0] == 6 and st.importance[1] == 4  # mid-century AND Nantucket
     assert st.medoids[0] < 6 <= st.medoids[1]
@@ -84,6 +84,42 @@ def test_batch_interests_separate_two_tastes_and_online_update_moves_or_spawns()
     update_pinner(st, 10, vecs, 2.0, 30 * 86400.0, cfg, engaged=True)  # taste c, a month later: spawns, old ones decayed
     assert len(st.importance) == 3 and st.importance[0] == pytest.approx(4.0) and st.importance[2] == 2.0
     assert st.medoids[2] == 10
+
+
+def test_ward_cut_matches_fcluster():
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        X = rng.standard_normal((int(rng.integers(2, 60)), 8))
+        Z, t = linkage(X / np.linalg.norm(X, axis=1, keepdims=True), "ward"), rng.uniform(0.2, 3.0)
+        a, b = fcluster(Z, t, "distance"), _cut(Z, t)
+        assert len(set(zip(a, b))) == len(set(a)) == len(set(b))  # the same partition
+
+
+def test_ease_source_follows_online_events(world, fitted):
+    m = fitted.fork()
+    m.config = TasteGraphConfig(gnn=SMALL_GNN, blend={"ease": 1.0})
+    u = next(iter(m.states))
+    style = world.pins.set_index("pin_id")["style"]
+    liked = {style[p] for p in m.pins[list(m.states[u].seen)]}
+    new_style = next(s for s in range(6) if s not in liked)
+    target = world.pins.loc[world.pins["style"] == new_style, "pin_id"].tolist()
+    before = m.recommend(u, 10)
+    for p in target[:6]:
+        m.update(ev(u, p, "merchant_click", ts=world.events["ts"].max()))
+    after = m.recommend(u, 10)
+    assert sum(style[p] == new_style for p in after) > sum(style[p] == new_style for p in before)
+    assert TasteGraph(TasteGraphConfig(gnn=None, ease_l2=None)).fit(world.events, (world.pin_ids, world.vectors)).ease_B is None
+
+
+def test_ivf_index_above_the_threshold_keeps_recall(world, split):
+    m = TasteGraph(TasteGraphConfig(gnn=None, ann_above=100, ann_nprobe=4)).fit(split[0], (world.pin_ids, world.vectors))
+    assert type(m.index).__name__ == "IndexIVFFlat"
+    queries = np.concatenate([s.centers for s in list(m.states.values())[:30]])
+    exact = np.argsort(-(queries @ m.vectors.T), axis=1, kind="stable")[:, :50]
+    got = m._search(queries, 50)
+    assert np.mean([len(np.intersect1d(a, b)) / 50 for a, b in zip(got, exact)]) > 0.8
 
 
 def test_update_changes_the_very_next_recommendation(world, fitted):
@@ -196,6 +232,20 @@ def test_realtime_arm_sees_the_first_test_events(split, fitted):
 def test_validation_split_stays_inside_training_time(split):
     fit_part, val_part = validation_split(split[0], 0.2)
     assert fit_part["ts"].max() < val_part["ts"].min() and val_part["ts"].max() == split[0]["ts"].max()
+
+
+def test_tuning_scores_the_grid_and_half_lives_on_the_validation_split(world, split):
+    from pinsandbox.tastegraph import tune_ease, tune_taste_graph
+
+    table = tune_taste_graph(split[0], (world.pin_ids, world.vectors), config=TasteGraphConfig(gnn=None),
+                             grid={"blend.ease": [0.0, 1.0]}, half_lives=(7.0, 30.0))
+    assert len(table) == 4 and table["ndcg@10"].is_monotonic_decreasing
+    best = table.attrs["best"]
+    assert (best.half_life_days, best.interests.half_life_days, best.blend["ease"]) == (
+        table.loc[0, "half_life_days"], table.loc[0, "half_life_days"], table.loc[0, "blend.ease"])
+    assert table["ndcg@10"].nunique() > 1  # the settings matter on this world, so the choice is not a tie
+    ease = tune_ease(split[0], l2s=(10.0, 100.0), half_lives=(7.0, 30.0))
+    assert len(ease) == 4 and ease["ndcg@10"].is_monotonic_decreasing
 
 
 def test_same_seed_same_recommendations(world, split):

@@ -25,6 +25,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, 1)
 
 
+EASE_MAX_PINS = 30_000  # EASE inverts a dense pins×pins matrix (7 GB at this size)
+
+
 class MatrixRecommender(ABC):
     """Shared fit/recommend plumbing: subclasses only say how to score pins for a block of pinners."""
 
@@ -115,8 +118,8 @@ class EASE(MatrixRecommender):
     name = "ease"
 
     def _fit(self, X):
-        if X.shape[1] > 30_000:
-            raise InvalidInput(f"EASE inverts a dense pins×pins matrix; {X.shape[1]} pins is too many (limit 30000)")
+        if X.shape[1] > EASE_MAX_PINS:
+            raise InvalidInput(f"EASE inverts a dense pins×pins matrix; {X.shape[1]} pins is too many (limit {EASE_MAX_PINS})")
         G = (X.T @ X).toarray()
         G[np.diag_indices_from(G)] += self.l2
         P = np.linalg.inv(G)

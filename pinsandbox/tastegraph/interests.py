@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 
 
 @dataclass
@@ -50,9 +50,10 @@ class PinnerState:
         dt = max(t - self.as_of, 0.0) / 86400.0
         long = self.importance * 0.5 ** (dt / cfg.half_life_days)
         short = self.short * 0.5 ** (dt / cfg.short_half_life_days)
-        share = (1 - cfg.recency_mix) * long / max(long.sum(), 1e-12)
-        if short.sum() > 1e-9:
-            share = share + cfg.recency_mix * short / short.sum()
+        long = long / max(long.sum(), 1e-12)
+        if short.sum() <= 1e-9:  # nothing recent: frequency alone (also keeps recency_mix = 1 defined)
+            return long
+        share = (1 - cfg.recency_mix) * long + cfg.recency_mix * short / short.sum()
         return share / share.sum()
 
     def copy(self) -> PinnerState:
@@ -67,7 +68,7 @@ def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: 
     if len(rows) == 1:
         labels = np.zeros(1, dtype=int)
     else:
-        labels = fcluster(linkage(X, method="ward"), cfg.ward_threshold, criterion="distance") - 1
+        labels = _cut(linkage(X, method="ward"), cfg.ward_threshold)
     n = labels.max() + 1
     imp = np.bincount(labels, weights=weights, minlength=n)
     short = np.bincount(labels, weights=short_weights if short_weights is not None else np.zeros(len(rows)), minlength=n)
@@ -78,11 +79,23 @@ def fit_pinner(rows: np.ndarray, weights: np.ndarray, vectors: np.ndarray, cfg: 
         Xc, wc = X[members], weights[members]
         center = (wc[:, None] * Xc).sum(0)
         centers.append(center / (np.linalg.norm(center) + 1e-12))
-        # medoid: the member with the least summed squared distance to the others (a real pin to show)
-        d2 = ((Xc[:, None, :] - Xc[None, :, :]) ** 2).sum(-1) @ wc
+        # medoid: the member with the least weighted sum of squared distances to the others (a real pin to show);
+        # Σ_j w_j‖x_i − x_j‖² = W‖x_i‖² − 2 x_i·center + const, so O(n·d) instead of O(n²·d)
+        d2 = wc.sum() * np.einsum("ij,ij->i", Xc, Xc) - 2 * Xc @ center
         medoids.append(rows[members[np.argmin(d2)]])
     return PinnerState(np.asarray(centers, dtype=np.float32), imp[keep].astype(np.float64), np.asarray(medoids), t,
                        short=short[keep].astype(np.float64))
+
+
+def _cut(Z: np.ndarray, threshold: float) -> np.ndarray:
+    """Flat cluster labels (0..n-1) from a Ward linkage cut at `threshold`: fcluster(criterion="distance") without
+    its per-call validation, which cost more than the clustering itself. Ward heights are monotonic, so the
+    merges at or below the threshold are a prefix of Z."""
+    n = len(Z) + 1
+    root = np.arange(2 * n - 1)
+    for i in range(int(np.searchsorted(Z[:, 2], threshold, side="right")) - 1, -1, -1):  # parents before children
+        root[int(Z[i, 0])] = root[int(Z[i, 1])] = root[n + i]
+    return np.unique(root[:n], return_inverse=True)[1]
 
 
 def update_pinner(state: PinnerState, row: int, vectors: np.ndarray, weight: float, t: float, cfg: InterestConfig,

@@ -12,7 +12,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from pinsandbox.tastegraph.graph import build_graph
+from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, build_graph
 from pinsandbox.tastegraph.interests import PinnerState
 from pinsandbox.tastegraph.walks import PixieWalker
 
@@ -56,7 +56,7 @@ def save(model, sandbox=None, name: str = "taste-graph", inputs: list[str] = ())
 
 def load(sandbox=None, name: str = "taste-graph"):
     from pinsandbox.sandbox import resolve
-    from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
+    from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig, build_index
 
     art = resolve(sandbox).artifacts.read(STAGE, name)
     meta = json.loads(art.file("model.json").read_text())
@@ -72,12 +72,11 @@ def load(sandbox=None, name: str = "taste-graph"):
     m.pinner_rows = pd.Index(pd.read_parquet(art.file("gnn_pinners.parquet"))["pinner_id"].astype(str))
     m.gnn_top = np.load(art.file("gnn_top.npy")) if "gnn_top.npy" in art.manifest["files"] else None
     m.cold, m.pin_group = np.load(art.file("cold.npy")), np.load(art.file("pin_group.npy"))
-    m.index = None
-    if len(m.pins) > m.config.hnsw_above:
-        import faiss
-
-        m.index = faiss.IndexHNSWFlat(m.vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-        m.index.add(m.vectors)
+    m.index = build_index(m.vectors, m.config)
+    m.ease_B = m._fit_ease()  # refitted (as reconcile does) rather than stored: pins² floats would dwarf the rest
+    m._online_rows = {}
+    for ev in m._online:
+        m._online_rows.setdefault(ev["pinner_id"], []).append((int(m.pins.get_loc(ev["pin_id"])), ACTION_WEIGHTS[ev["action"]]))
     interests = pd.read_parquet(art.file("interests.parquet"))
     centers = np.load(art.file("centers.npy"))
     bounds = np.r_[0, np.cumsum(interests.groupby("pinner_id", sort=False).size().reindex(
