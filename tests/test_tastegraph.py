@@ -97,19 +97,24 @@ def test_ward_cut_matches_fcluster():
         assert len(set(zip(a, b))) == len(set(a)) == len(set(b))  # the same partition
 
 
-def test_ease_source_follows_online_events(world, fitted):
-    m = fitted.fork()
-    m.config = TasteGraphConfig(gnn=SMALL_GNN, blend={"ease": 1.0})
+def feed_a_new_style(m, world, n_events):
+    """Merchant-click `n_events` pins of a style the first pinner never engaged with; (before, after, target, in_style)."""
     u = next(iter(m.states))
     style = world.pins.set_index("pin_id")["style"]
     liked = {style[p] for p in m.pins[list(m.states[u].seen)]}
     new_style = next(s for s in range(6) if s not in liked)
     target = world.pins.loc[world.pins["style"] == new_style, "pin_id"].tolist()
     before = m.recommend(u, 10)
-    for p in target[:6]:
+    for p in target[:n_events]:
         m.update(ev(u, p, "merchant_click", ts=world.events["ts"].max()))
-    after = m.recommend(u, 10)
-    assert sum(style[p] == new_style for p in after) > sum(style[p] == new_style for p in before)
+    return before, m.recommend(u, 10), target[:n_events], lambda feed: sum(style[p] == new_style for p in feed)
+
+
+def test_ease_source_follows_online_events(world, fitted):
+    m = fitted.fork()
+    m.config = TasteGraphConfig(gnn=SMALL_GNN, blend={"ease": 1.0})
+    before, after, _, in_style = feed_a_new_style(m, world, 6)
+    assert in_style(after) > in_style(before)
     assert TasteGraph(TasteGraphConfig(gnn=None, ease_l2=None)).fit(world.events, (world.pin_ids, world.vectors)).ease_B is None
 
 
@@ -124,18 +129,10 @@ def test_ivf_index_above_the_threshold_keeps_recall(world, split):
 
 def test_update_changes_the_very_next_recommendation(world, fitted):
     m = fitted.fork()
-    u = next(iter(m.states))
-    style = world.pins.set_index("pin_id")["style"]
-    liked = {style[p] for p in m.pins[list(m.states[u].seen)]}
-    new_style = next(s for s in range(6) if s not in liked)
-    target = world.pins.loc[world.pins["style"] == new_style, "pin_id"].tolist()
-    before = m.recommend(u, 10)
-    for p in target[:4]:
-        m.update(ev(u, p, "merchant_click", ts=world.events["ts"].max()))
-    after = m.recommend(u, 10)
-    assert sum(style[p] == new_style for p in after) > sum(style[p] == new_style for p in before)
-    assert not set(target[:4]) & set(after)  # engaged pins leave the feed at once
-    assert fitted.recommend(u, 10) == before  # the fork left the original alone
+    before, after, fed, in_style = feed_a_new_style(m, world, 4)
+    assert in_style(after) > in_style(before)
+    assert not set(fed) & set(after)  # engaged pins leave the feed at once
+    assert fitted.recommend(next(iter(m.states)), 10) == before  # the fork left the original alone
 
 
 def test_reconcile_folds_online_events_into_batch_interests(world, fitted):
