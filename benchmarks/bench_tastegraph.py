@@ -47,7 +47,7 @@ def ann_recall(tg, pinners, k: int = 200) -> float | None:
     exact.add(tg.vectors)
     truth = exact.search(queries, k)[1]
     got = tg._search(queries, k)
-    return round(float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(got, truth)])), 4)
+    return round(float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(got, truth, strict=True)])), 4)
 
 
 def main(argv=None) -> dict:

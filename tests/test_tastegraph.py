@@ -94,7 +94,7 @@ def test_ward_cut_matches_fcluster():
         X = rng.standard_normal((int(rng.integers(2, 60)), 8))
         Z, t = linkage(X / np.linalg.norm(X, axis=1, keepdims=True), "ward"), rng.uniform(0.2, 3.0)
         a, b = fcluster(Z, t, "distance"), _cut(Z, t)
-        assert len(set(zip(a, b))) == len(set(a)) == len(set(b))  # the same partition
+        assert len(set(zip(a, b, strict=True))) == len(set(a)) == len(set(b))  # the same partition
 
 
 def feed_a_new_style(m, world, n_events):
@@ -124,7 +124,7 @@ def test_ivf_index_above_the_threshold_keeps_recall(world, split):
     queries = np.concatenate([s.centers for s in list(m.states.values())[:30]])
     exact = np.argsort(-(queries @ m.vectors.T), axis=1, kind="stable")[:, :50]
     got = m._search(queries, 50)
-    assert np.mean([len(np.intersect1d(a, b)) / 50 for a, b in zip(got, exact)]) > 0.8
+    assert np.mean([len(np.intersect1d(a, b)) / 50 for a, b in zip(got, exact, strict=True)]) > 0.8
 
 
 def test_update_changes_the_very_next_recommendation(world, fitted):

@@ -69,7 +69,7 @@ class MatrixRecommender(ABC):
             if exclude_seen:
                 seen = self.seen[rows[block]]
                 scores[seen.nonzero()] = -np.inf
-            for i, cols in zip(block, top_k(scores, k)):
+            for i, cols in zip(block, top_k(scores, k), strict=True):
                 out[pinner_ids[i]] = self.pins[cols].tolist()
         cold = np.argsort(-self.popularity, kind="stable")[:k]
         for i in np.flatnonzero(rows < 0):

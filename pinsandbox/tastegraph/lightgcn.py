@@ -107,18 +107,18 @@ class LightGCN:
                 u = torch.as_tensor(pos_u[b])
                 i = torch.as_tensor(pos_i[b])
                 j = torch.as_tensor(rng.integers(0, n_i, len(b)))  # uniform negatives
-                U, I, I0 = propagate()
-                x = (U[u] * (I[i] - I[j])).sum(-1)
+                U, V, V0 = propagate()  # user and item (V) embeddings after propagation; V0 before
+                x = (U[u] * (V[i] - V[j])).sum(-1)
                 loss = torch.nn.functional.softplus(-x).mean()
-                reg = cfg.l2 * (user.weight[u].pow(2).sum() + I0[i].pow(2).sum() + I0[j].pow(2).sum()) / len(b)
+                reg = cfg.l2 * (user.weight[u].pow(2).sum() + V0[i].pow(2).sum() + V0[j].pow(2).sum()) / len(b)
                 opt.zero_grad()
                 (loss + reg).backward()
                 opt.step()
                 total += float(loss.detach()) * len(b)
             self.losses.append(total / max(len(order), 1))
         with torch.no_grad():
-            U, I, _ = propagate()
-        self.user_emb, self.item_emb = U.numpy().copy(), I.numpy().copy()
+            U, V, _ = propagate()
+        self.user_emb, self.item_emb = U.numpy().copy(), V.numpy().copy()
         return self
 
     def top_candidates(self, seen: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -38,9 +38,9 @@ def targets_of(train_events: pd.DataFrame, test_events: pd.DataFrame) -> dict[st
             "move the cutoff earlier (e.g. --before an earlier time) or add more recent events"
         )
     train = train_events[train_events["action"].isin(ENGAGEMENTS)]
-    seen = set(zip(train["pinner_id"], train["pin_id"]))
+    seen = set(zip(train["pinner_id"], train["pin_id"], strict=True))
     out: dict[str, set[str]] = {}
-    for u, p in zip(test["pinner_id"], test["pin_id"]):
+    for u, p in zip(test["pinner_id"], test["pin_id"], strict=True):
         if (u, p) not in seen:
             out.setdefault(u, set()).add(p)
     return out

@@ -232,7 +232,7 @@ class TasteGraph:
             st = fit_pinner(P[top], W[top], self.vectors, cfg, now, WS[top])
             st.seen = set(P[a:b].tolist())
             newest = np.argsort(T[a:b], kind="stable")[-cfg.recent_pins:]  # oldest first, newest last
-            st.recent = list(zip(P[a:b][newest].tolist(), W[a:b][newest].tolist()))
+            st.recent = list(zip(P[a:b][newest].tolist(), W[a:b][newest].tolist(), strict=True))
             states[users[n]] = st
         for u in set(pinner_ids) - set(states):  # only impressions so far: no interests yet
             states[u] = PinnerState(np.zeros((0, self.vectors.shape[1]), np.float32), np.zeros(0), np.zeros(0, np.int64), now)

@@ -87,7 +87,7 @@ def load(sandbox=None, name: str = "taste-graph"):
         m.states[row.pinner_id] = PinnerState(
             centers[a:b].copy(), interests["importance"].to_numpy()[a:b].copy(), interests["medoid"].to_numpy()[a:b].copy(),
             row.as_of, short=interests["short"].to_numpy()[a:b].copy(),
-            recent=list(zip(np.asarray(row.recent_pins, dtype=np.int64).tolist(), np.asarray(row.recent_weights).tolist())),
+            recent=list(zip(np.asarray(row.recent_pins, dtype=np.int64).tolist(), np.asarray(row.recent_weights).tolist(), strict=True)),
             seen=set(np.asarray(row.seen, dtype=np.int64).tolist()))
     m.artifact_id = art.id
     m.fitted = True

@@ -48,12 +48,12 @@ def tune_taste_graph(train_events, pin_vectors=None, *, pins=None, config: Taste
         combos = list(itertools.product(*grid.values()))
         for values in (combos if progress is None else progress(combos, desc=f"validation grid, half-life {hl:g} d")):
             cfg = base
-            for key, v in zip(grid, values):
+            for key, v in zip(grid, values, strict=True):
                 cfg = _with(cfg, key, v)
             trial = model.fork()
             trial.config = cfg
             m = evaluate(trial, fit_part, val_part, k=k, targets=targets)
-            rows.append({"half_life_days": hl, **dict(zip(grid, values)), f"ndcg@{k}": m[f"ndcg@{k}"],
+            rows.append({"half_life_days": hl, **dict(zip(grid, values, strict=True)), f"ndcg@{k}": m[f"ndcg@{k}"],
                          f"recall@{k}": m[f"recall@{k}"]})
     table = pd.DataFrame(rows).sort_values(f"ndcg@{k}", ascending=False, kind="stable").reset_index(drop=True)
     best = _with(_with(config, "half_life_days", table.loc[0, "half_life_days"]), "interests.half_life_days",

@@ -45,7 +45,7 @@ def interests_html(model, catalog, pinner_id: str, per_interest: int = 6) -> str
 
 def homefeed_html(model, catalog, pinner_id: str, k: int = 10) -> str:
     feed = model.explain(pinner_id, k)
-    captions = [f"#{i + 1} {s} · int {t}" if t >= 0 else f"#{i + 1} {s}" for i, (s, t) in enumerate(zip(feed["sources"], feed["interest"]))]
+    captions = [f"#{i + 1} {s} · int {t}" if t >= 0 else f"#{i + 1} {s}" for i, (s, t) in enumerate(zip(feed["sources"], feed["interest"], strict=True))]
     return pins_html(catalog, feed["pin_id"].tolist(), captions)
 
 
