@@ -182,3 +182,34 @@ def test_relative_gain_is_paired_over_the_same_requests():
     assert out["ci95"][0] <= out["gain"] <= out["ci95"][1]
     with pytest.raises(InvalidInput):
         relative_gain(a, arm("c", [0.5, 0.5]))
+
+
+def test_vector_ceiling_tells_informative_vectors_from_random_ones(world):
+    """The reference ranker reads what the vectors hold: stand-in vectors that encode style and category rank
+    held-out requests nearly perfectly, random ones clearly worse (they only let it memorise which pins answered
+    which cell in training); and it is seeded."""
+    from pinsandbox.embeddings import load_vectors
+    from pinsandbox.vlm import experiment as ex
+    from pinsandbox.vlm.navigator import load_task
+
+    task = load_task(world, n_candidates=16, seed=0)
+    informative = ex.vector_ceiling(task, load_vectors("proprietary", world), steps=300, seed=0)
+    random = ex.vector_ceiling(task, load_vectors("off-the-shelf", world), steps=300, seed=0)
+    assert informative["recall@10_test"] >= 0.9 and informative["recall@10_train"] >= 0.9
+    assert random["recall@10_test"] < informative["recall@10_test"] - 0.1, (informative, random)
+    assert ex.vector_ceiling(task, load_vectors("proprietary", world), steps=300, seed=0) == informative
+
+
+def test_ground_truth_vectors_encode_style_and_category_and_nothing_else(world):
+    from pinsandbox.catalog import load_catalog, load_ground_truth
+    from pinsandbox.vlm import experiment as ex
+
+    v = ex.ground_truth_vectors(world, dim=32, seed=0)
+    styles = load_ground_truth(world).pin_styles[["pin_id", "style"]]
+    pins = load_catalog(world).pins.merge(styles, on="pin_id").set_index("pin_id")
+    cell = (pins["style"] + "|" + pins["category"]).reindex(v.pin_ids).to_numpy()
+    assert v.vectors.shape == (len(pins), 32) and np.allclose(np.linalg.norm(v.vectors, axis=1), 1, atol=1e-5)
+    cos = v.vectors @ v.vectors.T
+    same = cell[:, None] == cell[None, :]
+    assert cos[same].min() > 0.98 and cos[~same].max() < 0.6  # same cell ≈ 1; one factor shared ≈ 0.5; none ≈ 0
+    assert np.array_equal(ex.ground_truth_vectors(world, dim=32, seed=0).vectors, v.vectors)

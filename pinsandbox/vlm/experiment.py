@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
-from pinsandbox.vlm.finetune import (FinetuneConfig, FinetuneResult, OriginalRoute, SwappedRoute, bootstrap_ci, evaluate,
-                                     finetune)
+from pinsandbox.vlm.finetune import (
+    FinetuneConfig,
+    FinetuneResult,
+    OriginalRoute,
+    SwappedRoute,
+    bootstrap_ci,
+    evaluate,
+    finetune,
+)
 from pinsandbox.vlm.navigator import ImageLookup, NavigatorTask, PinLookup
 from pinsandbox.vlm.presets import build_model, warm_start_text_embeddings
 from pinsandbox.vlm.prompts import load_tokenizer
@@ -116,6 +123,71 @@ def load_navigator(sandbox=None):
     art = resolve(sandbox).artifacts.read(ADAPTER_STAGE, ADAPTER_NAME)
     base = load_model(art.path / "base")
     return PeftModel.from_pretrained(base, art.path / "adapter").eval()
+
+
+def ground_truth_vectors(sandbox=None, dim: int = 256, noise: float = 0.02, seed: int = 0):
+    """Pinworld only: the best pin vectors possible — each pin's hidden style and category, one-hot, plus a
+    little seeded noise so that no two pins share a vector — as a PinVectors the arms accept. A swapped arm fed
+    these shows what the language model itself can make of perfect embeddings."""
+    from pinsandbox.catalog import load_catalog, load_ground_truth
+    from pinsandbox.embeddings.pipeline import PinVectors
+
+    pins = load_catalog(sandbox).pins[["pin_id", "category"]].merge(
+        load_ground_truth(sandbox).pin_styles[["pin_id", "style"]], on="pin_id", how="left")
+    style, category = pd.factorize(pins["style"])[0], pd.factorize(pins["category"])[0]
+    if (style < 0).any() or style.max() + 1 + category.max() + 1 > dim:
+        raise InvalidInput(f"ground-truth vectors need every pin's style and {dim} >= styles + categories dimensions")
+    vectors = np.random.default_rng(seed).standard_normal((len(pins), dim)).astype(np.float32) * noise
+    vectors[np.arange(len(pins)), style] += 1.0
+    vectors[np.arange(len(pins)), style.max() + 1 + category] += 1.0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return PinVectors(pins["pin_id"].astype(str).to_numpy(), vectors, "pinworld-ground-truth", dim)
+
+
+def vector_ceiling(task: NavigatorTask, vectors, *, steps: int = 3000, batch_size: int = 8, lr: float = 3e-3,
+                   seed: int = 0) -> dict:
+    """How much of the Navigator answer a pin-vector table holds, with the language model out of the way.
+
+    A two-tower reference ranker: the request read by pretrained MiniLM (sentence vector, frozen), the pin
+    vector standardised and passed through an MLP, score = dot product; trained with the arms' listwise loss
+    for 10× their steps. No CPU preset reads requests this well, so its held-out recall@10 is a practical
+    ceiling for any swapped arm fed these vectors — the yardstick for the relative-gain goal.
+    """
+    import torch
+    from torch import nn
+
+    from pinsandbox.embeddings.features import TEXT_DIM, encode_texts
+    from pinsandbox.vlm.finetune import listwise_loss
+    from pinsandbox.vlm.navigator import recall_at_k
+
+    lookup = PinLookup(vectors.pin_ids, vectors.vectors)
+    mean, std = lookup.vectors.mean(0), lookup.vectors.std(0) + 1e-6
+
+    def tensors(examples):
+        text = torch.from_numpy(encode_texts([e.text for e in examples], progress=False))
+        pins = torch.from_numpy(np.stack([(lookup.rows(e.candidates) - mean) / std for e in examples]).astype(np.float32))
+        return text, pins, torch.from_numpy(np.stack([e.labels for e in examples]).astype(np.float32))
+
+    torch.manual_seed(seed)
+    query = nn.Linear(TEXT_DIM, 64)
+    key = nn.Sequential(nn.LayerNorm(lookup.dim), nn.Linear(lookup.dim, 64), nn.GELU(), nn.Linear(64, 64))
+    score = lambda t, p: torch.einsum("bd,bpd->bp", query(t), key(p))  # noqa: E731
+    opt = torch.optim.AdamW([*query.parameters(), *key.parameters()], lr=lr)
+    text, pins, labels = tensors(task.train)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        b = rng.choice(len(text), size=min(batch_size, len(text)), replace=False)
+        loss = listwise_loss(score(text[b], pins[b]), labels[b])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out = {"steps": steps}
+    with torch.no_grad():
+        for split, examples in (("train", task.train), ("test", task.test)):
+            t, p, _ = tensors(examples)
+            s = score(t, p).numpy()
+            out[f"recall@10_{split}"] = float(np.mean([recall_at_k(si, e.labels) for si, e in zip(s, examples, strict=True)]))
+    return out
 
 
 def top_picks(arm: Arm, request_id: str, k: int = 5) -> pd.DataFrame:
