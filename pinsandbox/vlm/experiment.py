@@ -8,6 +8,7 @@ with the same `FinetuneConfig` and evaluated on the same held-out requests.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +145,15 @@ def ground_truth_vectors(sandbox=None, dim: int = 256, noise: float = 0.02, seed
     return PinVectors(pins["pin_id"].astype(str).to_numpy(), vectors, "pinworld-ground-truth", dim)
 
 
-def vector_ceiling(task: NavigatorTask, vectors, *, steps: int = 3000, batch_size: int = 8, lr: float = 3e-3,
+@functools.lru_cache(maxsize=4)
+def _request_vectors(texts: tuple[str, ...]) -> np.ndarray:
+    """MiniLM sentence vectors of the requests (cached: every vector table is ranked for the same requests)."""
+    from pinsandbox.embeddings.features import encode_texts
+
+    return encode_texts(list(texts), progress=False)
+
+
+def vector_ceiling(task: NavigatorTask, vectors, *, steps: int = 1000, batch_size: int = 32, lr: float = 3e-3,
                    seed: int = 0) -> dict:
     """How much of the Navigator answer a pin-vector table holds, with the language model out of the way.
 
@@ -156,7 +165,7 @@ def vector_ceiling(task: NavigatorTask, vectors, *, steps: int = 3000, batch_siz
     import torch
     from torch import nn
 
-    from pinsandbox.embeddings.features import TEXT_DIM, encode_texts
+    from pinsandbox.embeddings.features import TEXT_DIM
     from pinsandbox.vlm.finetune import listwise_loss
     from pinsandbox.vlm.navigator import recall_at_k
 
@@ -164,7 +173,7 @@ def vector_ceiling(task: NavigatorTask, vectors, *, steps: int = 3000, batch_siz
     mean, std = lookup.vectors.mean(0), lookup.vectors.std(0) + 1e-6
 
     def tensors(examples):
-        text = torch.from_numpy(encode_texts([e.text for e in examples], progress=False))
+        text = torch.from_numpy(_request_vectors(tuple(e.text for e in examples)))
         pins = torch.from_numpy(np.stack([(lookup.rows(e.candidates) - mean) / std for e in examples]).astype(np.float32))
         return text, pins, torch.from_numpy(np.stack([e.labels for e in examples]).astype(np.float32))
 
