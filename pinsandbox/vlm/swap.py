@@ -188,10 +188,13 @@ class PinQwen3VLForConditionalGeneration(Qwen3VLForConditionalGeneration):
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                       hidden_states=(out.last_hidden_state,))
 
-    def prepare_inputs_for_generation(self, input_ids, pin_vectors=None, past_key_values=None, **kwargs):
-        inputs = super().prepare_inputs_for_generation(input_ids, past_key_values=past_key_values, **kwargs)
-        if past_key_values is None or past_key_values.get_seq_length() == 0:
-            inputs["pin_vectors"] = pin_vectors  # only the prefill sees the pins; later steps are text
+    def prepare_inputs_for_generation(self, input_ids, pin_vectors=None, **kwargs):
+        inputs = super().prepare_inputs_for_generation(input_ids, **kwargs)
+        # Only the step whose tokens hold the pin placeholders (the prefill) gets the pins; decode steps are text.
+        # Decided from the tokens, not the cache, whose keyword transformers renames (past_key_values → cache).
+        step_ids = inputs.get("input_ids")
+        if step_ids is not None and bool((step_ids == self.config.image_token_id).any()):
+            inputs["pin_vectors"] = pin_vectors
         return inputs
 
     def _prepare_position_ids_for_generation(self, inputs_tensor, model_kwargs):
