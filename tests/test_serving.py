@@ -221,6 +221,18 @@ def test_server_endpoints_auth_validation_metrics(live):
     assert c.get("/healthz").json()["events_logged"] == 1
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for t in os.listdir(f"/proc/{pid}/task") for c in open(f"/proc/{pid}/task/{t}/children").read().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
     """Events stream in; the server is SIGKILLed mid-stream; after a restart every 2xx'd event is in the log and
     in the pinners' state (their saved pins leave their homefeeds)."""
@@ -250,6 +262,8 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
     deadline = time.monotonic() + 30
     while len(acked) < 60 and time.monotonic() < deadline:
         time.sleep(0.05)
+    workers = _children(server.process.pid)
+    assert workers  # the Navigator worker process
     server.kill()  # SIGKILL: no shutdown hooks, no flush
     stop.set()
     for t in threads:
@@ -260,6 +274,10 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
     seqs = set(log.since(0)["seq"])
     log.close()
     assert {s for s, _, _ in acked} <= seqs
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)  # the orphaned worker noticed and exited
 
     with start(world) as again:
         c = again.client()

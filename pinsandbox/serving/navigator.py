@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -116,10 +117,24 @@ def _load_in_worker(sandbox_root: str, n_candidates: int, nice: int) -> None:
     from pinsandbox.serving.server import one_thread_per_operation
 
     global _WORKER
+    _exit_with_parent(os.getppid())
     one_thread_per_operation()  # a request's tensors are tiny, and the server and its clients need the other core
     if nice:
         os.nice(nice)  # the fast endpoints' process wins the CPU when both want it; Navigator may be slower
     _WORKER = Navigator.load(Sandbox(Path(sandbox_root)), n_candidates=n_candidates)
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """Exit when the process that spawned this worker is gone. A SIGKILLed server runs no shutdown, and the
+    spawned worker holds both ends of its own call queue, so it would otherwise wait for work forever."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:  # re-parented (to init or a subreaper) once the parent has died
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _describe() -> tuple[str, str]:
