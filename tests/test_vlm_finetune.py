@@ -152,6 +152,22 @@ def test_more_navigator_requests_leave_every_other_table_byte_identical():
     pd.testing.assert_frame_equal(nav_small[cols], nav_large[cols].iloc[:40])
 
 
+def test_query_pooling_starts_as_the_mean_and_never_reads_outside_the_request():
+    from pinsandbox.vlm.scoring import NavigatorHead
+
+    head = NavigatorHead(16)
+    hidden = torch.randn(2, 6, 16)
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]])
+    mean = (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+    torch.testing.assert_close(head.pool_query(hidden, mask), mean)  # zero-initialised: exactly the mean
+
+    torch.nn.init.normal_(head.pool.weight)  # once trained, the weights differ per token...
+    pooled = head.pool_query(hidden, mask)
+    assert not torch.allclose(pooled, mean)
+    hidden[:, 5] += 100.0  # ...but a token outside the request still counts for nothing
+    torch.testing.assert_close(head.pool_query(hidden, mask), pooled)
+
+
 def test_bootstrap_interval_is_seeded_and_tightens_with_more_requests():
     from pinsandbox.vlm.finetune import bootstrap_ci
 

