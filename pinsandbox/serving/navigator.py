@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -127,8 +128,6 @@ def _load_in_worker(sandbox_root: str, n_candidates: int, nice: int) -> None:
 def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
     """Exit when the process that spawned this worker is gone. A SIGKILLed server runs no shutdown, and the
     spawned worker holds both ends of its own call queue, so it would otherwise wait for work forever."""
-    import threading
-
     def watch():
         while os.getppid() == parent:  # re-parented (to init or a subreaper) once the parent has died
             time.sleep(every_s)
