@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pinsandbox import settings
 from pinsandbox.sandbox import isolation
+from pinsandbox.sandbox.artifacts import atomic_file
 from pinsandbox.sandbox.sandbox import resolve
 from pinsandbox.serving.server import free_port
 
@@ -52,14 +53,13 @@ def copy_tutorials(sandbox) -> list[str]:
         target = dest / src.name
         if not src.exists() or target.exists():
             continue
-        tmp = target.with_name(f".{target.name}.tmp")
-        if src.suffix == ".ipynb":
-            nb = json.loads(src.read_text())
-            nb.setdefault("metadata", {})["kernelspec"] = {"name": KERNEL_NAME, "display_name": "pinsandbox", "language": "python"}
-            tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-        else:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, target)  # a crash mid-copy never leaves a half notebook that would then never be refreshed
+        with atomic_file(target) as tmp:  # a crash mid-copy never leaves a half notebook that would then never be refreshed
+            if src.suffix == ".ipynb":
+                nb = json.loads(src.read_text())
+                nb.setdefault("metadata", {})["kernelspec"] = {"name": KERNEL_NAME, "display_name": "pinsandbox", "language": "python"}
+                tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            else:
+                shutil.copyfile(src, tmp)
         copied.append(src.name)
     return copied
 

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 import pinsandbox
-from pinsandbox.catalog import ACTIONS, generate_pinworld, load_catalog, load_ground_truth
+from pinsandbox.catalog import generate_pinworld, load_catalog, load_ground_truth
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.schema import ACTIONS
 
 SMALL = dict(n_pins=300, n_pinners=80)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_serving import world  # noqa: F401  (the tiny Pinworld fixture)
 
-from pinsandbox.evaluation import ABConfig, compare, ranking_metrics
+from pinsandbox.evaluation import ABConfig, compare
+from pinsandbox.metrics import ranking_metrics
 
 
 def test_ranking_metrics_match_hand_computed_values():
@@ -47,7 +47,7 @@ def test_bootstrap_verdicts_follow_the_data():
         compare(_outcomes(1.0).query("variant == 'blueprint' or pinner_id != 'u0'"), "off-the-shelf", "blueprint")
 
 
-def test_evaluation_end_to_end_is_seeded_published_and_reported(world, capsys):  # noqa: F811
+def test_evaluation_end_to_end_is_seeded_published_and_reported(world, capsys):
     import pinsandbox.cli
     from pinsandbox.evaluation import load_results, run_evaluation
 
@@ -80,7 +80,7 @@ def test_evaluation_end_to_end_is_seeded_published_and_reported(world, capsys): 
     assert f"report: {world.root / 'report.md'}" in printed.err
 
 
-def test_report_without_evaluation_says_what_to_run(world):  # noqa: F811
+def test_report_without_evaluation_says_what_to_run(world):
     from pinsandbox.evaluation import build_report
 
     text = build_report(world)

@@ -169,7 +169,7 @@ def test_query_pooling_starts_as_the_mean_and_never_reads_outside_the_request():
 
 
 def test_bootstrap_interval_is_seeded_and_tightens_with_more_requests():
-    from pinsandbox.vlm.finetune import bootstrap_ci
+    from pinsandbox.metrics import bootstrap_ci
 
     rng = np.random.default_rng(0)
     few, many = rng.random(50), rng.random(800)

@@ -13,7 +13,7 @@ from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {
     "Catalog": "load", "GroundTruth": "load", "load_catalog": "load", "load_ground_truth": "load",
-    "ACTIONS": "pinworld", "PinworldConfig": "pinworld", "build_pinworld": "pinworld", "generate_pinworld": "pinworld",
+    "PinworldConfig": "pinworld", "build_pinworld": "pinworld", "generate_pinworld": "pinworld",
     "export_catalog": "importer", "import_catalog": "importer", "validate_catalog": "importer",
     "catalog_summary": "views",
 }

@@ -8,7 +8,6 @@ CSV header is not a row, so row N is line N+1 of a CSV file). Nothing is written
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -18,16 +17,13 @@ import pyarrow as pa
 from pandera import Check
 
 from pinsandbox.catalog.load import CATALOG_INFO, Catalog, load_catalog
-from pinsandbox.catalog.pinworld import ACTIONS, write_table
+from pinsandbox.catalog.pinworld import write_table
 from pinsandbox.errors import InvalidInput
+from pinsandbox.schema import ACTIONS, BOARD_COLUMNS, EVENT_COLUMNS, PIN_COLUMNS, parse_times
+from pinsandbox.schema import REQUIRED_COLUMNS as REQUIRED
 
-PIN_COLUMNS = ["pin_id", "title", "description", "image"]
-EVENT_COLUMNS = ["pinner_id", "pin_id", "action", "ts", "board_id"]
-BOARD_COLUMNS = ["board_id", "pinner_id", "name"]
-REQUIRED = {"pins": ["pin_id", "title"], "events": ["pinner_id", "pin_id", "action", "ts"], "boards": BOARD_COLUMNS}
 CUTOFF_QUANTILE = 0.8  # imported catalogs hold out the last 20% of events (by time) as the future
 MAX_ROWS_SHOWN = 10
-_NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -41,7 +37,7 @@ def read_table(path, kind: str) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            text_cols = {c: str for c in set(PIN_COLUMNS + EVENT_COLUMNS + BOARD_COLUMNS)}
+            text_cols = {c: str for c in set((*PIN_COLUMNS, *EVENT_COLUMNS, *BOARD_COLUMNS))}
             return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=text_cols)
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
@@ -135,24 +131,6 @@ def _validate(df: pd.DataFrame, kind: str, file: str, **ids) -> list[str]:
     return []
 
 
-def parse_timestamps(ts: pd.Series) -> pd.Series:
-    """ISO-8601 strings (with or without zone; none means UTC) or unix seconds → timestamp[us, UTC]; NaT if not."""
-    if pd.api.types.is_datetime64_any_dtype(ts):
-        out = ts if ts.dt.tz is not None else ts.dt.tz_localize("UTC")
-        return out.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-    if pd.api.types.is_numeric_dtype(ts):
-        return pd.to_datetime(ts, unit="s", utc=True, errors="coerce").astype("datetime64[us, UTC]")
-    text = ts.astype("string")
-    numeric = text.str.match(_NUMBER).fillna(False).astype(bool)
-    out = pd.Series(pd.NaT, index=ts.index, dtype="datetime64[us, UTC]")
-    if numeric.any():
-        secs = pd.to_numeric(text[numeric], errors="coerce")
-        out[numeric] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
-    if (~numeric).any():
-        out[~numeric] = pd.to_datetime(text[~numeric], format="ISO8601", utc=True, errors="coerce")
-    return out
-
-
 def _check_images(pins: pd.DataFrame, images: Path | None, file: str, progress: bool) -> list[str]:
     from PIL import Image
     from tqdm.auto import tqdm
@@ -214,7 +192,7 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
     board_ids = None if boards is None or "board_id" not in boards else set(boards["board_id"].dropna().astype(str))
     problems += _validate(events, "events", events_file, pin_ids=pin_ids, board_ids=board_ids)
     if "ts" in events.columns:
-        ts = parse_timestamps(events["ts"])
+        ts = parse_times(events["ts"])
         bad = ts.isna() & events["ts"].notna()
         if bad.any():
             problems.append(f"{events_file}: timestamps at {_rows(events.index[bad])} cannot be parsed "
@@ -233,18 +211,18 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
     pins["description"] = pins["description"].fillna("") if "description" in pins else ""
     if "image" not in pins:
         pins["image"] = None
-    for col in pins.columns.difference(PIN_COLUMNS):
+    for col in pins.columns.difference(list(PIN_COLUMNS)):
         if _timestamp_like(pins[col], col):
-            parsed = parse_timestamps(pins[col])
+            parsed = parse_times(pins[col])
             if not (parsed.isna() & pins[col].notna()).any():
                 pins[col] = parsed
-    pins = pins[PIN_COLUMNS + [c for c in pins.columns if c not in PIN_COLUMNS]]
+    pins = pins[[*PIN_COLUMNS] + [c for c in pins.columns if c not in PIN_COLUMNS]]
     if "board_id" not in events:
         events = events.assign(board_id=None)
-    events = events[EVENT_COLUMNS]
+    events = events[list(EVENT_COLUMNS)]
     if boards is None:
         boards = pd.DataFrame({c: pd.Series(dtype="str") for c in BOARD_COLUMNS})
-    return pins, events, boards[BOARD_COLUMNS]
+    return pins, events, boards[list(BOARD_COLUMNS)]
 
 
 EVENT_SCHEMA = pa.schema([("pinner_id", pa.string()), ("pin_id", pa.string()), ("action", pa.string()),
@@ -314,4 +292,4 @@ def export_catalog(sandbox=None, out_dir=None, *, fmt: str = "csv") -> Path:
     return out
 
 
-__all__ = ["export_catalog", "import_catalog", "parse_timestamps", "read_table", "validate_catalog"]
+__all__ = ["export_catalog", "import_catalog", "read_table", "validate_catalog"]

@@ -34,10 +34,9 @@ import pyarrow.parquet as pq
 
 from pinsandbox.catalog import vocab
 from pinsandbox.errors import InvalidInput
+from pinsandbox.schema import ACTIONS
 
-ACTIONS = ["impression", "closeup", "click", "save", "merchant_click"]
-IMPRESSION, CLOSEUP, CLICK, SAVE, MERCHANT_CLICK = range(5)
-ENGAGEMENTS = ACTIONS[1:]  # every action but a bare impression
+IMPRESSION, CLOSEUP, CLICK, SAVE, MERCHANT_CLICK = range(5)  # positions in ACTIONS
 DAY_US = 86_400 * 1_000_000
 
 
@@ -481,7 +480,7 @@ def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTable
     events = pa.table({
         "pinner_id": pa.array(pinners["ids"], pa.string()).take(pa.array(ev["user"])),
         "pin_id": pa.array(pins["ids"], pa.string()).take(pa.array(ev["pin"])),
-        "action": pa.array(ACTIONS, pa.string()).take(pa.array(ev["action"].astype(np.int64))),
+        "action": pa.array(list(ACTIONS), pa.string()).take(pa.array(ev["action"].astype(np.int64))),
         "ts": _ts(ev["ts"]),
         "board_id": pa.array(board_col, pa.string()),
     })

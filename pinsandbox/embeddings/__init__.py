@@ -14,6 +14,7 @@ from pinsandbox.embeddings.pipeline import (
     EmbeddingsResult,
     PinVectors,
     evaluate_vectors,
+    find_vectors,
     fit_and_publish,
     load_encoder,
     load_index,
@@ -22,4 +23,4 @@ from pinsandbox.embeddings.pipeline import (
 )
 
 __all__ = ["KINDS", "EmbeddingsConfig", "EmbeddingsResult", "PinVectors", "TrainConfig", "evaluate_vectors",
-           "fit_and_publish", "load_encoder", "load_index", "load_vectors", "similar_pins"]
+           "find_vectors", "fit_and_publish", "load_encoder", "load_index", "load_vectors", "similar_pins"]

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
-
-ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")
+from pinsandbox.schema import ENGAGEMENTS
 
 
 def coengagement_pairs(events: pd.DataFrame, window: int = 5, max_pairs: int | None = 200_000,

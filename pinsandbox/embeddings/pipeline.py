@@ -21,6 +21,7 @@ from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, build_fea
 from pinsandbox.embeddings.index import PinIndex, check_ann, check_vectors
 from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.sandbox import resolve
+from pinsandbox.sandbox.artifacts import atomic_file
 
 KINDS = ("proprietary", "off-the-shelf")
 OFF_THE_SHELF_ENCODER = "all-MiniLM-L6-v2(title+description) + colour-histogram/HOG(image) → PCA"
@@ -117,9 +118,8 @@ def precompute_proprietary(sb, features: PinFeatures, config: EmbeddingsConfig, 
     work.mkdir(parents=True, exist_ok=True)
     features_path = work / "features.npz"
     if not features_path.exists():
-        tmp = work / "features.tmp.npz"
-        features.save(tmp)
-        tmp.rename(features_path)
+        with atomic_file(features_path) as tmp:
+            features.save(tmp)
     vectors, stats = precompute(encoder_art.path / "model", features_path, len(features), work / "shards",
                                 engine=config.engine, shard_size=config.shard_size, progress=progress)
     return vectors, stats, work
@@ -193,6 +193,17 @@ def load_vectors(kind: str = "proprietary", sandbox=None) -> PinVectors:
     vectors = np.load(art.file("vectors.npy"))
     pin_ids = pd.read_parquet(art.file("pin_ids.parquet"))["pin_id"].astype(str).to_numpy()
     return PinVectors(pin_ids, vectors, art.id, int(vectors.shape[1]))
+
+
+def find_vectors(sandbox=None, prefer: str = "proprietary") -> PinVectors | None:
+    """The pin vectors a downstream stage should use: `prefer` if published, else the other kind, else None
+    (a sandbox whose embeddings stage has not run: the taste graph then embeds pins from the graph)."""
+    for kind in dict.fromkeys([prefer, *KINDS]):
+        try:
+            return load_vectors(kind, sandbox)
+        except NotFound:
+            continue
+    return None
 
 
 def load_index(kind: str = "proprietary", sandbox=None) -> PinIndex:

@@ -7,13 +7,13 @@ call the same `embed_shard`, so they write the same vectors for the same pins.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from pinsandbox.errors import InvalidInput
+from pinsandbox.sandbox.artifacts import atomic_file
 
 ENGINES = ("local", "ray")
 
@@ -35,9 +35,8 @@ def embed_shard(encoder_dir: str, features_path: str, work_dir: str, shard: int,
     sl = slice(shard * shard_size, (shard + 1) * shard_size)
     vectors = enc.embed(f, sl)
     final = shard_path(work_dir, shard)
-    tmp = final.with_suffix(f".tmp-{os.getpid()}.npy")
-    np.save(tmp, vectors)
-    os.replace(tmp, final)  # a shard file is either complete or absent
+    with atomic_file(final) as tmp:  # a shard file is either complete or absent
+        np.save(tmp, vectors)
     return len(vectors)
 
 

@@ -9,7 +9,7 @@ Pinworld with bootstrap intervals; the side-by-side report (off-the-shelf route 
 from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {"ABConfig": "abtest", "simulate": "abtest", "compare": "abtest", "gold_table": "gold",
-            "ranking_metrics": "metrics", "CentroidFeed": "centroid", "Variant": "variants",
+            "CentroidFeed": "centroid", "Variant": "variants",
             "build_variants": "variants", "load_context": "variants", "EvaluationResult": "pipeline",
             "run_evaluation": "pipeline", "load_results": "pipeline", "build_report": "report", "write_report": "report"}
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
+from pinsandbox.metrics import bootstrap_ci
 
 METRICS = ("saves", "board_creations", "merchant_clicks", "closeups")
 
@@ -108,9 +109,6 @@ def compare(outcomes: pd.DataFrame, baseline: str, treatment: str, config: ABCon
     b = outcomes[outcomes["variant"] == treatment].set_index("pinner_id").sort_index()
     if a.empty or b.empty or not a.index.equals(b.index):
         raise InvalidInput(f"variants {baseline!r} and {treatment!r} must both be simulated on the same pinners")
-    rng = np.random.default_rng(config.seed)
-    idx = rng.integers(0, len(a), size=(config.bootstrap, len(a)))
-    alpha = (1 - config.confidence) / 2
     rows = []
     metrics = list(METRICS) + ["save_rate", "merchant_click_rate"]
     for m in metrics:
@@ -120,8 +118,8 @@ def compare(outcomes: pd.DataFrame, baseline: str, treatment: str, config: ABCon
         else:
             x, y = a[m].to_numpy(float), b[m].to_numpy(float)
         diff = y - x
-        boot = diff[idx].mean(axis=1)
-        lo, hi = np.quantile(boot, [alpha, 1 - alpha])
+        # the same seed for every metric: each metric's interval is drawn over the same resampled pinners
+        lo, hi = bootstrap_ci(diff, n=config.bootstrap, level=config.confidence, seed=config.seed)
         mean_x = x.mean()
         verdict = (f"{treatment} ahead" if lo > 0 else f"{treatment} behind" if hi < 0
                    else "no clear difference")

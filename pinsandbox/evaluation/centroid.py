@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
+from pinsandbox.schema import ACTION_WEIGHTS, ENGAGEMENTS
 
-ENGAGED = {"closeup": 1.0, "click": 2.0, "save": 4.0, "merchant_click": 4.0}  # weights, as the funnel deepens
+ENGAGED = {a: ACTION_WEIGHTS[a] for a in ENGAGEMENTS}  # one taste vector of engagements only: impressions say too little
 
 
 class CentroidFeed:

@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
-from pinsandbox.evaluation.metrics import ranking_metrics
-
-ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")
+from pinsandbox.metrics import ranking_metrics
+from pinsandbox.schema import ENGAGEMENTS
 
 
 def homefeed_targets(gold_homefeed: pd.DataFrame, train_events: pd.DataFrame) -> dict[str, set[str]]:

@@ -13,6 +13,7 @@ import re
 import pandas as pd
 
 from pinsandbox.errors import NotFound
+from pinsandbox.sandbox.artifacts import write_text_atomic
 
 COST_LATENCY = re.compile(r"ttft|flops|cost|latency|speedup|reduction|p50|p99|qps|_ms\b|_s\b|ratio", re.I)
 
@@ -155,7 +156,5 @@ def write_report(sandbox=None) -> tuple[str, object]:
     sb = resolve(sandbox)
     text = build_report(sb)
     path = sb.path("report.md")
-    tmp = path.with_name(".report.md.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, text)
     return text, path

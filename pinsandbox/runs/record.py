@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from pinsandbox.sandbox.artifacts import write_text_atomic
+
 _session_metrics: dict = {}  # outside a run (e.g. in JupyterLab) figures are kept here and shown only
 
 
@@ -33,9 +35,7 @@ def record(name: str, value):
         path = Path(run_dir) / "metrics.json"
         metrics = json.loads(path.read_text()) if path.exists() else {}
         metrics[name] = plain
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(metrics, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(metrics, indent=1, sort_keys=True))
     else:
         _session_metrics[name] = plain
     _show(name, plain)

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from pinsandbox.errors import NotFound
+from pinsandbox.sandbox.artifacts import write_text_atomic
 
 
 @dataclass
@@ -74,9 +75,7 @@ class RunRecord:
 
 
 def write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1, default=str))
 
 
 def _alive(status: dict) -> bool:

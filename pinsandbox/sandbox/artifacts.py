@@ -29,6 +29,27 @@ from pinsandbox.errors import CorruptArtifact, InvalidInput, NotFound
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 KEEP_VERSIONS = 3  # older versions than this are pruned when a new one is published
 MANIFEST = "manifest.json"
+CONFIG = "config.json"  # the config dataclass that made the artifact, beside its files
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path):
+    """Yield a temporary path beside `path`; on clean exit it is renamed onto `path` (rename(2) is atomic), on an
+    error it is removed. Readers see the old file or the whole new one, never half of it. The one way every
+    single file in a sandbox (run records, metrics, shards, reports) is written; whole artifacts use
+    `ArtifactStore.write`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{secrets.token_hex(4)}{path.suffix}")  # keeps the suffix (np.save, pandas)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
 
 
 def sha256_file(path: Path) -> str:
@@ -56,6 +77,15 @@ class Artifact:
     @property
     def params(self) -> dict:
         return self.manifest.get("params", {})
+
+    def config(self):
+        """The config dataclass this artifact was made with (saved by `ArtifactStore.write(config=...)`)."""
+        from pinsandbox.config import load_config
+
+        if CONFIG not in self.manifest["files"]:
+            raise NotFound(f"artifact {self.id} was published without a config: re-run the stage that makes it")
+        saved = json.loads(self.file(CONFIG).read_text())
+        return load_config(saved["class"], saved["values"])
 
     def file(self, relative: str) -> Path:
         if relative not in self.manifest["files"]:
@@ -94,8 +124,12 @@ class ArtifactStore:
         self.root = sandbox.path("artifacts")
 
     @contextlib.contextmanager
-    def write(self, stage: str, name: str, *, params: dict | None = None, inputs: list[str] = (), link_at: str | None = None):
-        """Write a new version of `<stage>/<name>`; `link_at` also points a sandbox-level link (e.g. `catalog`) at it."""
+    def write(self, stage: str, name: str, *, config=None, params: dict | None = None, inputs: list[str] = (),
+              link_at: str | None = None):
+        """Write a new version of `<stage>/<name>`; `link_at` also points a sandbox-level link (e.g. `catalog`) at it.
+
+        `config` (the stage's config dataclass) is saved as `config.json` and comes back from `Artifact.config()`;
+        its values are also the manifest's `params`, merged with any extra `params`."""
         _check_name("stage", stage)
         _check_name("name", name)
         stage_dir = self.root / stage
@@ -113,6 +147,12 @@ class ArtifactStore:
             os.close(stage_fd)
         writer = ArtifactWriter(staging)
         try:
+            if config is not None:
+                from pinsandbox.config import class_path, config_to_dict
+
+                values = config_to_dict(config)
+                (staging / CONFIG).write_text(json.dumps({"class": class_path(type(config)), "values": values}, indent=1))
+                params = {**values, **(params or {})}
             yield writer
             self.sandbox.check_quota()
             version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(2)  # sorts by time
@@ -231,4 +271,4 @@ def _note_in_run(filename: str, artifact_id: str) -> None:
     seen = json.loads(path.read_text()) if path.exists() else []
     if artifact_id not in seen:
         seen.append(artifact_id)
-        path.write_text(json.dumps(seen, indent=1))
+        write_text_atomic(path, json.dumps(seen, indent=1))

@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.schema import ACTIONS
 from pinsandbox.serving.navigator import NavigatorBusy
 
 MAX_BODY_BYTES = 16 * 1024  # an event or a Navigator request is well under 1 KiB
@@ -33,7 +34,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pinner_id: str = ID
     pin_id: str = ID
-    action: Literal["impression", "closeup", "click", "save", "merchant_click"]
+    action: Literal[ACTIONS]  # type: ignore[valid-type]  # the schema's actions, expanded by typing
     ts: str | None = Field(default=None, max_length=40, description="ISO-8601; default: when received")
     board_id: str | None = Field(default=None, min_length=1, max_length=128)
 

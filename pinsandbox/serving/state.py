@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.schema import utc_timestamp
 from pinsandbox.serving.eventlog import EventLog
 from pinsandbox.serving.navigator import Navigator, NavigatorWorker, pin_card, pin_fields
 
@@ -88,7 +89,10 @@ class ServingState:
         nav = NavigatorWorker(sb, config.navigator_candidates, config.navigator_queue,
                               config.navigator_nice) if navigator_worker else None
         catalog = load_catalog(sb)
-        pin_ids, vectors, vectors_id = _load_vectors(sb, config.vectors)
+        from pinsandbox.embeddings import find_vectors
+
+        found = find_vectors(sb, config.vectors)
+        pin_ids, vectors, vectors_id = (found.pin_ids, found.vectors, found.artifact_id) if found else (None, None, None)
         taste, taste_source, replay_from = load_taste_graph(sb, catalog, pin_ids, vectors, progress)
         if vectors is None:  # vector-less sandbox: serve /similar from the taste graph's own pin embedding
             pin_ids, vectors, vectors_id = np.asarray(taste.pins), taste.vectors, f"{taste_source} (graph SVD)"
@@ -198,11 +202,7 @@ class ServingState:
         Checked before anything is written, so a refused event leaves no trace.
         """
         self.check_pin(event["pin_id"])
-        try:
-            ts = pd.Timestamp(event.get("ts") or pd.Timestamp.now(tz="UTC"))
-        except (ValueError, TypeError):
-            raise InvalidInput(f"event ts {event.get('ts')!r} is not a time: use ISO-8601, e.g. 2025-04-01T12:00:00Z") from None
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        ts = utc_timestamp(event["ts"], what="event ts") if event.get("ts") else pd.Timestamp.now(tz="UTC")
         event = {**event, "ts": ts.isoformat()}
         with self._write:
             seq = self.log.append(event)  # committed and fsync'ed: from here on the event survives a crash
@@ -219,18 +219,6 @@ class ServingState:
                 "events_logged": self.log.last_seq(), "events_replayed_at_start": self.replayed,
                 "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(self._cache), "warm": self.warmed,
                 "pins": len(self._titles), "pinners": len(self._known_pinners)}
-
-
-def _load_vectors(sb, kind: str):
-    from pinsandbox.embeddings import load_vectors
-
-    for k in dict.fromkeys([kind, "proprietary", "off-the-shelf"]):
-        try:
-            v = load_vectors(k, sb)
-            return v.pin_ids, v.vectors, v.artifact_id
-        except NotFound:
-            continue
-    return None, None, None
 
 
 def load_taste_graph(sb, catalog, pin_ids, vectors, progress):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.errors import InvalidInput
+from pinsandbox.schema import utc_timestamp
 from pinsandbox.tastegraph.metrics import temporal_split
 from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig
 
@@ -31,27 +32,15 @@ def load_split(sandbox=None, before=None, vectors: str = "proprietary") -> Split
     Vectors: `vectors` kind first, then the other kind, then none (the taste graph then embeds pins from the graph).
     """
     from pinsandbox.catalog import load_catalog
+    from pinsandbox.embeddings import find_vectors
 
     catalog = load_catalog(sandbox)
-    cutoff = catalog.cutoff if before is None else _parse_time(before)
+    cutoff = catalog.cutoff if before is None else utc_timestamp(before, what="--before")
     train, test = temporal_split(catalog.events, cutoff)
     if train.empty:
         first = catalog.events["ts"].min()
         raise InvalidInput(f"no events before {cutoff.isoformat()} to fit on (the catalog starts at {first}): pick a later --before")
-    return Split(catalog, train, test, cutoff, load_pin_vectors(sandbox, vectors))
-
-
-def load_pin_vectors(sandbox=None, prefer: str = "proprietary"):
-    try:
-        from pinsandbox.embeddings import load_vectors
-    except ImportError:  # the embeddings stage is not installed in this checkout
-        return None
-    for kind in dict.fromkeys([prefer, "proprietary", "off-the-shelf"]):
-        try:
-            return load_vectors(kind, sandbox)
-        except NotFound:
-            continue
-    return None
+    return Split(catalog, train, test, cutoff, find_vectors(sandbox, vectors))
 
 
 def fit(sandbox=None, before=None, config: TasteGraphConfig | None = None, progress=None) -> tuple[TasteGraph, Split]:
@@ -75,28 +64,20 @@ def recommend(sandbox=None, before=None, k: int = 10, config: TasteGraphConfig |
 
 def write_table(df: pd.DataFrame, out) -> None:
     """Write CSV or Parquet by the file's extension, atomically (a reader never sees half a file)."""
-    import os
     from pathlib import Path
+
+    from pinsandbox.sandbox.artifacts import atomic_file
 
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InvalidInput(f"--out {out}: use a .csv or .parquet file name")
     if not out.parent.is_dir():
         raise InvalidInput(f"--out {out}: folder {out.parent} does not exist")
-    tmp = out.with_name(f".{out.name}.tmp")
-    if out.suffix.lower() == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
-
-
-def _parse_time(value) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(float(value), unit="s") if str(value).replace(".", "", 1).isdigit() else pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(f"--before {value!r} is not a time: use ISO-8601 (2025-03-01T00:00Z) or unix seconds") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    with atomic_file(out) as tmp:
+        if out.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
 
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)

@@ -14,7 +14,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pinsandbox.errors import InvalidInput
-from pinsandbox.tastegraph.graph import ENGAGEMENTS, build_graph, check_known_pins, prepare_events
+from pinsandbox.schema import ENGAGEMENTS
+from pinsandbox.tastegraph.graph import build_graph, check_known_pins, prepare_events
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

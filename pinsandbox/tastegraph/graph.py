@@ -13,11 +13,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pinsandbox.errors import InvalidInput
+from pinsandbox.schema import ACTION_WEIGHTS, ENGAGEMENTS, EVENT_COLUMNS, to_utc
 
-# merchant click > save > click > closeup > impression (the order); impressions barely count.
-ACTION_WEIGHTS = {"impression": 0.05, "closeup": 0.5, "click": 1.0, "save": 2.0, "merchant_click": 3.0}
-ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")  # what counts as a hit in evaluation
-REQUIRED = ("pinner_id", "pin_id", "action", "ts")
+REQUIRED = EVENT_COLUMNS[:4]
 
 
 def prepare_events(events: pd.DataFrame, *, what: str = "events") -> pd.DataFrame:
@@ -46,16 +44,6 @@ def prepare_events(events: pd.DataFrame, *, what: str = "events") -> pd.DataFram
     if "board_id" not in out.columns:
         out["board_id"] = None
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
-
-
-def to_utc(ts, *, what: str = "events") -> pd.Series:
-    s = pd.Series(ts)
-    try:
-        if pd.api.types.is_numeric_dtype(s):
-            return pd.to_datetime(s, unit="s", utc=True)
-        return pd.to_datetime(s, utc=True)
-    except (ValueError, TypeError) as e:
-        raise InvalidInput(f"{what} have a ts that is not a time ({e}): use ISO-8601 or unix seconds") from None
 
 
 def check_known_pins(events: pd.DataFrame, pins: pd.Index, *, what: str = "events") -> None:

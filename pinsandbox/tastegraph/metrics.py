@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
-from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, ENGAGEMENTS, prepare_events
+from pinsandbox.metrics import ranking_metrics
+from pinsandbox.schema import ACTION_WEIGHTS, ENGAGEMENTS, utc_timestamp
+from pinsandbox.tastegraph.graph import prepare_events
 
 
 def temporal_split(events: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events before cutoff, events at/after it)."""
     events = prepare_events(events)
-    cutoff = pd.Timestamp(cutoff)
-    cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+    cutoff = utc_timestamp(cutoff, what="cutoff")
     before = events["ts"] < cutoff
     return events[before].reset_index(drop=True), events[~before].reset_index(drop=True)
 
@@ -67,21 +68,14 @@ def evaluate(model, train_events: pd.DataFrame, test_events: pd.DataFrame, *, k:
     targets = targets if targets is not None else targets_of(train_events, test_events)
     pinners = sorted(targets)
     recs = _recommend_all(model, pinners, k)
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    recall, ndcg, hit, cover = [], [], [], []
+    out = ranking_metrics(recs, targets, k)
+    out = {key: out[key] for key in (f"recall@{k}", f"ndcg@{k}", f"hit_rate@{k}")} | {"pinners": out["queries"]}
     groups = main_groups(train_events, pin_groups) if pin_groups is not None else {}
+    cover = []
     for u in pinners:
-        rec, tgt = recs[u][:k], targets[u]
-        rel = np.array([p in tgt for p in rec], dtype=float)
-        recall.append(rel.sum() / min(len(tgt), k))
-        ideal = discount[: min(len(tgt), k)].sum()
-        ndcg.append(float((rel * discount[: len(rel)]).sum() / ideal))
-        hit.append(float(rel.any()))
         if u in groups:
-            got = set(pin_groups.reindex(rec).dropna())
+            got = set(pin_groups.reindex(recs[u][:k]).dropna())
             cover.append(len(got & groups[u]) / len(groups[u]))
-    out = {f"recall@{k}": float(np.mean(recall)), f"ndcg@{k}": float(np.mean(ndcg)),
-           f"hit_rate@{k}": float(np.mean(hit)), "pinners": len(pinners)}
     if pin_groups is not None:
         out[f"interest_coverage@{k}"] = float(np.mean(cover)) if cover else float("nan")
     return out
@@ -137,7 +131,7 @@ def drift_report(models: dict, truth, cutoff, *, k: int = 10) -> pd.DataFrame:
     """Pinworld: for pinners whose taste moved to a new style before the cutoff, the share of their top-k in the
     new style vs the style they left. A homefeed that follows drift has new > old."""
     pi = truth.pinner_interests
-    cutoff = pd.Timestamp(cutoff)
+    cutoff = utc_timestamp(cutoff, what="cutoff")
     start = pi["from_ts"].min()
     left = pi[(pi["to_ts"] <= cutoff)][["pinner_id", "style"]]
     came = pi[(pi["from_ts"] > start) & (pi["from_ts"] < cutoff)][["pinner_id", "style"]]

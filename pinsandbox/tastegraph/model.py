@@ -22,14 +22,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.schema import ACTION_WEIGHTS, ENGAGEMENTS, utc_timestamp
 from pinsandbox.tastegraph.baselines import EASE, EASE_MAX_PINS, top_k
-from pinsandbox.tastegraph.graph import (
-    ACTION_WEIGHTS,
-    ENGAGEMENTS,
-    build_graph,
-    check_known_pins,
-    prepare_events,
-)
+from pinsandbox.tastegraph.graph import build_graph, check_known_pins, prepare_events
 from pinsandbox.tastegraph.interests import InterestConfig, PinnerState, fit_pinner, update_pinner
 from pinsandbox.tastegraph.lightgcn import GNNConfig, LightGCN
 from pinsandbox.tastegraph.walks import PixieWalker, WalkConfig
@@ -81,17 +76,6 @@ def _as_vectors(pin_vectors):
     if vecs.ndim != 2 or len(ids) != len(vecs):
         raise InvalidInput(f"pin vectors must be an N×d matrix with N pin ids; got {vecs.shape} for {len(ids)} ids")
     return ids, vecs
-
-
-def _one_time(value) -> pd.Timestamp:
-    """One event's time as UTC (now if missing); cheaper than the column-wise `to_utc` on the online path."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC")
-    try:
-        ts = pd.Timestamp(value, unit="s") if isinstance(value, (int, float, np.number)) else pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(f"event ts {value!r} is not a time: use ISO-8601 or unix seconds") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def build_index(vectors: np.ndarray, cfg: TasteGraphConfig):
@@ -260,7 +244,7 @@ class TasteGraph:
         if not isinstance(row, (int, np.integer)) or row < 0:
             raise InvalidInput(f"pin {ev['pin_id']!r} is not in the catalog this taste graph was fitted on: "
                                "add it to the catalog and refit, or drop the event")
-        ts = _one_time(ev.get("ts"))
+        ts = pd.Timestamp.now(tz="UTC") if ev.get("ts") is None else utc_timestamp(ev["ts"], what="event ts")
         pinner = str(ev["pinner_id"])
         state = self.states.get(pinner)
         if state is None:

@@ -12,7 +12,8 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from pinsandbox.tastegraph.graph import ACTION_WEIGHTS, build_graph
+from pinsandbox.schema import ACTION_WEIGHTS
+from pinsandbox.tastegraph.graph import build_graph
 from pinsandbox.tastegraph.interests import PinnerState
 from pinsandbox.tastegraph.walks import PixieWalker
 

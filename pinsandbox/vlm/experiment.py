@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput
+from pinsandbox.metrics import bootstrap_ci
 from pinsandbox.vlm.finetune import (
     FinetuneConfig,
     FinetuneResult,
     OriginalRoute,
     SwappedRoute,
-    bootstrap_ci,
     evaluate,
     finetune,
 )

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from pinsandbox.errors import InvalidInput
+from pinsandbox.metrics import bootstrap_ci
 from pinsandbox.vlm.navigator import ImageLookup, NavigatorExample, NavigatorTask, PinLookup, recall_at_k
 from pinsandbox.vlm.prompts import build_prompts, images_to_pixels
 from pinsandbox.vlm.scoring import score_original, score_swapped, unwrap
@@ -165,18 +165,6 @@ def evaluate(model, examples: list[NavigatorExample], route, cfg: FinetuneConfig
     lo, hi = bootstrap_ci(per_request, seed=cfg.seed) if len(rows) > 1 else (float("nan"), float("nan"))
     return {"summary": {f"recall@{k}": float(per_request.mean()), f"recall@{k}_ci95": (lo, hi),
                         f"chance_recall@{k}": chance, "requests": len(rows)}, "rows": rows}
-
-
-def bootstrap_ci(values, *, statistic=np.mean, n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic` over requests (resampled with replacement, seeded).
-    `values` may be (N,) or (N, m): rows are resampled together, so paired statistics keep their pairing."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2:
-        raise InvalidInput(f"a bootstrap interval needs at least 2 requests, got {len(values)}")
-    idx = np.random.default_rng(seed).integers(len(values), size=(n, len(values)))
-    stats = np.array([statistic(values[i]) for i in idx])
-    tail = 100 * (1 - level) / 2
-    return float(np.percentile(stats, tail)), float(np.percentile(stats, 100 - tail))
 
 
 def config_dict(cfg: FinetuneConfig) -> dict:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.metrics import recall_at_k as shared_recall_at_k
 
 
 @dataclass
@@ -142,6 +143,5 @@ class ImageLookup:
 
 
 def recall_at_k(scores: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
-    """Share of the answers among the k best-scored candidates (ties broken by candidate order)."""
-    top = np.argsort(-scores, kind="stable")[:k]
-    return float(labels[top].sum() / max(1, labels.sum()))
+    """Recall@k of one request's candidates ranked by score (ties broken by candidate order)."""
+    return shared_recall_at_k(np.argsort(-scores, kind="stable"), set(np.flatnonzero(labels)), k)

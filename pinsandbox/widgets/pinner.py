@@ -5,10 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.schema import ACTIONS, ENGAGEMENTS
 from pinsandbox.widgets.base import Explorer, cards, esc, pin_list, pins_and_images, titles
-
-ACTIONS = ("closeup", "click", "save", "merchant_click", "impression")
-ENGAGEMENTS = ("closeup", "click", "save", "merchant_click")
 
 
 def _interest_rows(table) -> list[tuple[str, float]]:
