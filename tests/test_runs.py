@@ -178,3 +178,17 @@ def test_sigkill_mid_artifact_keeps_previous_and_marks_failed(sandbox):
 def test_timeout_fails_the_run(sandbox):
     rec = run_notebook(TEST_NOTEBOOKS / "escape.ipynb", sandbox, {"attempt": "sleep", "target": "60"}, timeout_s=8)
     assert rec.state == "failed" and "timed out after 8 s" in rec.status["error"]
+
+
+def test_figures_are_saved_as_images_in_the_run_notebook(sandbox):
+    """A run's output notebook keeps its plots: shown with plt.show() and returned as a cell's value alike."""
+    rec = run_notebook(TEST_NOTEBOOKS / "plot.ipynb", sandbox, {"points": 5})
+    assert rec.state == "ok", rec.status
+    cells = json.loads((rec.path / "notebook.ipynb").read_text())["cells"]
+    outputs = {c["id"]: c.get("outputs", []) for c in cells if c["cell_type"] == "code"}
+    backend = "".join("".join(o.get("text", "")) for o in outputs["p1"])
+    assert "backend" in backend and "agg" != backend.split()[-1].lower()  # inline, not the headless Agg
+    for cell in ("p1", "p2"):
+        assert any("image/png" in o.get("data", {}) for o in outputs[cell]), f"cell {cell} has no image: {outputs[cell]}"
+        assert not any("<Figure" in "".join(o.get("data", {}).get("text/plain", "")) and "image/png" not in o.get("data", {})
+                       for o in outputs[cell])

@@ -3,96 +3,24 @@ auth, validation, every endpoint, metrics, restart replay, and a SIGKILL fault t
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-_WORLD: dict = {}
-
-
-def build_world() -> Path:
-    """A tiny Pinworld with both vector sets, built once per test session (the copy each test gets is its own)."""
-    if "root" in _WORLD:
-        return _WORLD["root"]
-    import torch
-
-    import pinsandbox
-    from pinsandbox.catalog import generate_pinworld
-    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, fit_and_publish
-
-    torch.set_num_threads(2)
-    root = Path(tempfile.mkdtemp(prefix="pinsandbox-serving-world-"))
-    before = os.environ.get("PINSANDBOX_ROOT")
-    os.environ["PINSANDBOX_ROOT"] = str(root)
-    try:
-        sb = pinsandbox.create("world")
-        generate_pinworld(sb, n_pins=300, n_pinners=80, seed=0, progress=False, render_images=False,
-                          n_navigator_requests=60)
-        fit_and_publish(sb, EmbeddingsConfig(dim=32, train=TrainConfig(steps=15, batch_size=64, n_negatives=32)),
-                        progress=False)
-        from pinsandbox.catalog import load_catalog
-        from pinsandbox.serving.state import text_index
-
-        text_index(sb, load_catalog(sb), progress=False)  # Navigator's MiniLM index, cached in the sandbox
-        publish_tiny_navigator(sb)
-        from pinsandbox.tastegraph import TasteGraphConfig
-        from pinsandbox.tastegraph.api import fit
-        from pinsandbox.tastegraph.lightgcn import GNNConfig
-
-        taste, split = fit(sb, config=TasteGraphConfig(gnn=GNNConfig(dim=16, epochs=2)))
-        taste.save(sb, inputs=[split.catalog.artifact_id])  # the snapshot the server starts from
-    finally:
-        os.environ["PINSANDBOX_ROOT"] = before or ""
-    _WORLD["root"] = root / "world"
-    atexit.register(shutil.rmtree, root, True)
-    return _WORLD["root"]
-
-
-def publish_tiny_navigator(sb) -> None:
-    """A few LoRA steps of the tiny swapped Qwen3-VL on the Navigator task, published as `vlm/navigator-lora`."""
-    from pinsandbox.embeddings import load_vectors
-    from pinsandbox.vlm import experiment as ex
-    from pinsandbox.vlm.finetune import FinetuneConfig
-    from pinsandbox.vlm.navigator import load_task
-
-    task = load_task(sb, n_candidates=8, max_test=4, seed=0)
-    cfg = FinetuneConfig(steps=4, batch_size=2)
-    vectors = load_vectors("proprietary", sb)
-    base = Path(tempfile.mkdtemp(prefix="pinsandbox-vlm-base-"))
-    arm = ex.run_swapped_arm("swapped + proprietary", task, vectors, "tiny", cfg, save_base_to=base, progress=False)
-    ex.publish_adapter(sb, arm, base, params={"preset": "tiny"}, inputs=[vectors.artifact_id], metrics={})
-    shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture
-def world(sandboxes_root):
-    """A fresh copy of the tiny world as sandbox `world` under this test's own root, set as current."""
-    import pinsandbox
-
-    sandboxes_root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(build_world(), sandboxes_root / "world", symlinks=True)
-    sb = pinsandbox.open_sandbox("world")
-    os.environ["PINSANDBOX_SANDBOX"] = str(sb.root)
-    yield sb
-    os.environ.pop("PINSANDBOX_SANDBOX", None)
-
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live(tmp_path_factory, world_root):
     """One real server for the HTTP tests of this module, over its own copy of the world: (sandbox, server).
     The fault test, last, kills it."""
     from pinsandbox.sandbox import Sandbox
     from pinsandbox.serving import start
 
     root = tmp_path_factory.mktemp("live")
-    shutil.copytree(build_world(), root / "world", symlinks=True)
+    shutil.copytree(world_root, root / "world", symlinks=True)
     sb = Sandbox(root / "world")
     server = start(sb)
     yield sb, server

@@ -3,13 +3,11 @@ sandbox's isolation) at their smoke sizes on the tiny Pinworld, and record their
 
 from __future__ import annotations
 
-from test_serving import world  # noqa: F401  (the tiny Pinworld fixture)
-
 from pinsandbox.runs.presets import preset_params
 from pinsandbox.runs.runner import run_notebook
 
 
-def test_serving_then_evaluation_notebooks(world):  # noqa: F811
+def test_serving_then_evaluation_notebooks(world):
     serving = run_notebook("notebooks/05_serving.ipynb", world, preset_params("05_serving", "smoke"), quiet=True)
     assert serving.state == "ok", serving.status
     m = serving.metrics

@@ -74,7 +74,6 @@ def environment(sandbox, extra: dict | None = None) -> dict:
         PYTHONPATH=str(settings.CODE_ROOT),  # the same pinsandbox code as the caller
         PYTHONHASHSEED="0",
         PYTHONUNBUFFERED="1",
-        MPLBACKEND="Agg",
         MPLCONFIGDIR=str(home / ".config" / "matplotlib"),
         HF_HOME=str(home / ".cache" / "huggingface"),
         HF_HUB_OFFLINE="1",

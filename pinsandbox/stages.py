@@ -1,0 +1,67 @@
+"""One shape for every stage.
+
+Each stage has one entry point, `run_<stage>(sandbox=None, config=None, progress=True) -> <Stage>Result`:
+it reads its inputs from the sandbox, validates everything before any training, runs, publishes its
+artifacts with the config that made them, and returns a typed result. Its notebook, its CLI command, the
+tests and the retraining loop all call that same function.
+
+| stage       | entry point                              | config                | notebook              |
+|-------------|------------------------------------------|-----------------------|-----------------------|
+| catalog     | `pinsandbox.catalog.run_catalog`         | `CatalogConfig`       | 00_catalog            |
+| embeddings  | `pinsandbox.embeddings.run_embeddings`   | `EmbeddingsConfig`    | 01_pin_embeddings     |
+| swap        | `pinsandbox.vlm.run_swap`                | `SwapConfig`          | 02_vision_layer_swap  |
+| finetune    | `pinsandbox.vlm.run_finetune`            | `NavigatorConfig`     | 03_finetune_lora      |
+| tastegraph  | `pinsandbox.tastegraph.run_tastegraph`   | `TasteGraphStageConfig` | 04_taste_graph      |
+| serving     | `pinsandbox.serving.run_serving`         | `ServingStageConfig`  | 05_serving            |
+| evaluation  | `pinsandbox.evaluation.run_evaluation`   | `EvaluationConfig`    | 06_evaluation_ab      |
+
+Metric keys follow one convention: `<stage>.<metric>[.<variant>]`, lower case, e.g.
+`embeddings.hit_rate@10.proprietary`, `swap.ttft_ratio`, `serving.homefeed_p99_ms`,
+`evaluation.homefeed.ndcg@10.blueprint`. The report and the results pages read them by these names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pinsandbox.errors import InvalidInput
+
+STAGES = ("catalog", "embeddings", "swap", "finetune", "tastegraph", "serving", "evaluation")
+NOTEBOOKS = dict(zip(STAGES, ("00_catalog", "01_pin_embeddings", "02_vision_layer_swap", "03_finetune_lora",
+                              "04_taste_graph", "05_serving", "06_evaluation_ab"), strict=True))
+METRIC_KEY = re.compile(r"^[a-z]+(\.[a-z0-9][a-z0-9_@%+-]*)+$")
+
+
+def check_metric_key(key: str) -> str:
+    stage = key.split(".", 1)[0]
+    if not METRIC_KEY.match(key) or stage not in STAGES:
+        raise InvalidInput(f"metric key {key!r} does not follow `<stage>.<metric>[.<variant>]` (lower case) with a "
+                           f"stage among {', '.join(STAGES)}")
+    return key
+
+
+@dataclass(kw_only=True)  # keyword-only, so subclasses may add fields without defaults
+class StageResult:
+    """What every entry point returns: its config, the artifacts it published, and its headline metrics.
+
+    Stages subclass it to add their typed pieces (tables, histories, models)."""
+
+    stage: str
+    config: object  # the config dataclass the stage ran with (also saved in its artifacts)
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> published artifact id
+    metrics: dict[str, object] = field(default_factory=dict)  # `<stage>.<metric>[.<variant>]` -> value
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise InvalidInput(f"unknown stage {self.stage!r}: use one of {', '.join(STAGES)}")
+        for key in self.metrics:
+            check_metric_key(key)
+
+    def record(self) -> dict:
+        """Record every metric in the current run (`metrics.json`) and show it; returns the metrics."""
+        from pinsandbox.runs.record import record
+
+        for key, value in self.metrics.items():
+            record(key, value)
+        return self.metrics
