@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SANDBOX ?= demo
 STAMP := $(VENV)/.installed
+# Debian packages the tests start for real: bubblewrap (sandbox isolation) and chromium (the JupyterLab browser test).
+SYSTEM_DEPS := bwrap:bubblewrap chromium:chromium
 
-.PHONY: setup demo test lab bench clean-venv
+.PHONY: setup system-deps demo test test-fast lab bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +20,28 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Installs the missing Debian packages when it can (root with apt-get), else stops with the command to run.
+system-deps:
+	@missing=""; for dep in $(SYSTEM_DEPS); do command -v $${dep%%:*} >/dev/null || missing="$$missing $${dep#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "make: the tests need$$missing: run  sudo apt-get install -y$$missing  then make test again" >&2; exit 1; \
+	  fi; \
+	fi
+
 demo: setup
 	$(BIN)/pinsandbox run-all --sandbox $(SANDBOX) --preset demo --create
-	$(BIN)/pinsandbox report --sandbox $(SANDBOX)
+	$(BIN)/pinsandbox report --sandbox $(SANDBOX) --results docs/results
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest
+
+test-fast: setup system-deps
+	$(BIN)/python -m pytest -m "not slow"
 
 lab: setup
 	$(BIN)/pinsandbox lab --sandbox $(SANDBOX) --create
