@@ -1,8 +1,8 @@
 """The first hour, as a person sees it: `pinsandbox lab` in headless Chromium, the quick start run top to bottom.
 
 Starts the real server for a fresh sandbox, opens the quick-start notebook, runs all cells from the Run menu,
-and checks what the person would: every cell ran, none errored, the pin gallery shows images and the pinner
-explorer reacts to a click. Screenshots go to test-artifacts/ (kept by CI). Chromium comes from Debian
+and checks what the person would: every cell ran, none errored, the recall plot is drawn, the pin gallery shows
+images and the pinner explorer reacts to a click. Screenshots go to test-artifacts/ (kept by CI). Chromium comes from Debian
 (/usr/bin/chromium, `apt-get install chromium`); Playwright never downloads a browser here.
 """
 
@@ -67,6 +67,11 @@ def test_quickstart_runs_in_jupyterlab_in_a_real_browser(lab_url):
                 timeout=150_000,
             )
 
+            # a matplotlib figure drawn in the confined kernel reaches the page as a decoded image
+            plot = notebook.locator(".jp-RenderedImage img").first
+            expect(plot).to_be_visible(timeout=30_000)
+            assert plot.evaluate("i => i.complete && i.naturalWidth > 100"), "the recall plot did not render"
+
             gallery = notebook.locator(".pin-gallery")
             expect(gallery).to_be_visible()
             images = gallery.locator("img.pin-image")
@@ -97,4 +102,5 @@ def test_quickstart_runs_in_jupyterlab_in_a_real_browser(lab_url):
 
     assert code and all(c["execution_count"] for c in code), "the saved notebook has cells that never ran"
     errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert any("image/png" in o.get("data", {}) for c in code for o in c["outputs"]), "the saved notebook has no plot"
     assert not errors, f"cells errored: {[(e['ename'], e['evalue']) for e in errors]}"
