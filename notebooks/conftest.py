@@ -1,8 +1,9 @@
-"""nbval runs the tutorial notebooks at tiny sizes, in a throwaway sandboxes root.
+"""nbval runs the quick start (the tutorial people run in a JupyterLab kernel) at tiny sizes, in a throwaway
+sandboxes root. The stage notebooks (NN_*.ipynb) run once per test session through the real runner instead, in
+tests/test_notebooks.py, where their recorded metrics and saved figures can be checked.
 
 Like papermill, the overrides in `notebooks/smoke/<notebook>.yaml` are appended to the cell tagged
 `parameters`, so a notebook's defaults stay the demo's and the tests see exactly the runner's semantics.
-The notebooks share one sandbox and run in file order (00, 01, …), each stage reading what the last wrote.
 """
 
 import os
@@ -10,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 from pinsandbox.runs.presets import injected_source, preset_params
+
+collect_ignore_glob = ["[0-9][0-9]_*.ipynb"]
 
 _root = Path(tempfile.mkdtemp(prefix="pinsandbox-nbval-"))
 os.environ["PINSANDBOX_ROOT"] = str(_root)  # inherited by the kernels nbval starts
