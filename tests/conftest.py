@@ -65,7 +65,10 @@ def build_world() -> Path:
         from pinsandbox.serving.state import text_index
 
         text_index(sb, load_catalog(sb), progress=False)  # Navigator's MiniLM index, cached in the sandbox
-        publish_tiny_navigator(sb)
+        from pinsandbox.vlm import FinetuneConfig, NavigatorConfig, run_finetune
+
+        run_finetune(sb, NavigatorConfig(preset="tiny", n_candidates=8, max_test=4, ceiling_steps=0,
+                                         finetune=FinetuneConfig(steps=4, batch_size=2)), progress=False)
         from pinsandbox.tastegraph import TasteGraphConfig
         from pinsandbox.tastegraph.api import fit
         from pinsandbox.tastegraph.lightgcn import GNNConfig
@@ -77,22 +80,6 @@ def build_world() -> Path:
     _WORLD["root"] = root / "world"
     atexit.register(shutil.rmtree, root, True)
     return _WORLD["root"]
-
-
-def publish_tiny_navigator(sb) -> None:
-    """A few LoRA steps of the tiny swapped Qwen3-VL on the Navigator task, published as `vlm/navigator-lora`."""
-    from pinsandbox.embeddings import load_vectors
-    from pinsandbox.vlm import experiment as ex
-    from pinsandbox.vlm.finetune import FinetuneConfig
-    from pinsandbox.vlm.navigator import load_task
-
-    task = load_task(sb, n_candidates=8, max_test=4, seed=0)
-    cfg = FinetuneConfig(steps=4, batch_size=2)
-    vectors = load_vectors("proprietary", sb)
-    base = Path(tempfile.mkdtemp(prefix="pinsandbox-vlm-base-"))
-    arm = ex.run_swapped_arm("swapped + proprietary", task, vectors, "tiny", cfg, save_base_to=base, progress=False)
-    ex.publish_adapter(sb, arm, base, params={"preset": "tiny"}, inputs=[vectors.artifact_id], metrics={})
-    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

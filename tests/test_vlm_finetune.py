@@ -1,7 +1,6 @@
 """Navigator fine-tuning: both routes train under the same budget, reproducibly; the adapter round-trips;
 and the two notebooks run end to end (papermill, smoke sizes) on a small Pinworld sandbox."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -86,11 +85,15 @@ def test_both_routes_train_same_budget_reproducibly_and_adapter_round_trips(worl
     assert orig.result.steps == a.result.steps and orig.result.wall_s > 0
     assert any("merger" in n for n, p in orig.result.model.named_parameters() if p.requires_grad)
 
-    art_id = ex.publish_adapter(world, a, tmp_path / "base", params={}, inputs=[], metrics={})
+    from pinsandbox.vlm import NavigatorConfig
+    from pinsandbox.vlm.adapter import load_navigator_model, publish_adapter
+
+    config = NavigatorConfig(preset="tiny", n_candidates=8, max_test=4, finetune=cfg)
+    art_id = publish_adapter(world, a, tmp_path / "base", config=config, inputs=[], metrics={})
     art = world.artifacts.read("vlm", "navigator-lora")
-    assert art_id == art.id
+    assert art_id == art.id and art.config() == config
     assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= set(art.manifest["files"])
-    loaded = ex.load_navigator(world)
+    loaded = load_navigator_model(art)
     with torch.inference_mode():
         assert torch.equal(a.route.scores(a.result.model, task.test[:2], cfg), a.route.scores(loaded, task.test[:2], cfg))
 
@@ -105,22 +108,6 @@ def test_training_moves_the_loss_down(world):
                              _cfg(steps=40, batch_size=4, lr=1e-2), progress=False)
     losses = arm.result.losses
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
-
-
-@pytest.mark.parametrize("notebook", ["02_vision_layer_swap", "03_finetune_lora"])
-def test_notebook_runs_at_smoke_size(world, tmp_path, monkeypatch, notebook):
-    import papermill as pm
-    import yaml
-
-    params = yaml.safe_load((ROOT / "notebooks" / "smoke" / f"{notebook}.yaml").read_text())
-    env_path = os.environ.get("PYTHONPATH", "")
-    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{env_path}" if env_path else str(ROOT))  # the kernel imports this tree
-    out = tmp_path / f"{notebook}.out.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / f"{notebook}.ipynb"), str(out), parameters=params,
-                        kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
-    assert out.exists()
-    stage = "swapped" if notebook.startswith("02") else "navigator-lora"
-    assert world.artifacts.exists("vlm", stage)
 
 
 def test_more_navigator_requests_leave_every_other_table_byte_identical():
@@ -229,3 +216,93 @@ def test_ground_truth_vectors_encode_style_and_category_and_nothing_else(world):
     same = cell[:, None] == cell[None, :]
     assert cos[same].min() > 0.98 and cos[~same].max() < 0.6  # same cell ≈ 1; one factor shared ≈ 0.5; none ≈ 0
     assert np.array_equal(ex.ground_truth_vectors(world, dim=32, seed=0).vectors, v.vectors)
+
+
+def _tiny_navigator_config(**kw):
+    from pinsandbox.vlm import FinetuneConfig, NavigatorConfig
+
+    # non-default tokens_per_pin, n_candidates and max_text_tokens: they must survive the round trip
+    ft = {"steps": 3, "batch_size": 2, "max_text_tokens": 8, **kw.pop("finetune", {})}
+    return NavigatorConfig(**{"preset": "tiny", "tokens_per_pin": 2, "n_candidates": 12, "max_test": 4,
+                              "ceiling_steps": 0, "finetune": FinetuneConfig(**ft), **kw})
+
+
+def test_run_finetune_publishes_its_config_and_serving_scores_with_it(world):
+    from pinsandbox.serving.ranker import SwappedVLMRanker, load_ranker
+    from pinsandbox.vlm import FinetuneConfig, run_finetune
+    from pinsandbox.vlm.navigator import NavigatorExample
+
+    config = _tiny_navigator_config()
+    first = run_finetune(world, config, progress=False)
+    art = world.artifacts.read("vlm", "navigator-lora")
+    assert first.artifacts == {"navigator-lora": art.id}
+    saved = art.config()
+    assert saved == config  # the whole NavigatorConfig, the nested FinetuneConfig included
+
+    m = first.metrics
+    assert m["finetune.adapter_reload_max_abs_diff"] == 0.0
+    assert m["finetune.held_out_requests"] == 4 and m["finetune.train_steps"] == 3
+    assert m["finetune.recall@10.chance"] == pytest.approx(10 / 12)
+    for arm in ("swapped_proprietary", "original", "swapped_off-the-shelf"):
+        assert 0.0 <= m[f"finetune.recall@10.{arm}"] <= 1.0
+        lo, hi = m[f"finetune.recall@10_ci95.{arm}"]
+        assert lo <= m[f"finetune.recall@10.{arm}"] <= hi
+    assert not any(k.startswith("finetune.vector_ceiling") for k in m)  # ceiling_steps=0
+    assert list(first.summary.index) == ["swapped + proprietary", "original + vision tower", "swapped + off-the-shelf"]
+
+    # rerun from the saved config alone: the same numbers (wall-clock aside)
+    again = run_finetune(world, saved, progress=False)
+    timing = lambda ms: {k: v for k, v in ms.items() if ".train_wall_s." not in k}  # noqa: E731
+    assert timing(again.metrics) == timing(m)
+
+    # serving loads the published Navigator with the saved config, not a default one
+    ranker = load_ranker(world)
+    assert isinstance(ranker, SwappedVLMRanker) and ranker.config == config
+    assert ranker.n_candidates == 12 and ranker.navigator.tokens_per_pin == 2
+    pins = again.task.test[0].candidates
+    text = "any mid-century modern walnut sideboards with brass handles for a small living room under $400 please"
+    got = ranker.score(text, pins, np.zeros(len(pins)))
+    arm = again.arms["swapped_proprietary"]
+    example = NavigatorExample("r", text, pins, np.zeros(len(pins), dtype=bool))
+    with torch.inference_mode():
+        trained = arm.route.scores(arm.result.model, [example], config.finetune)[0].numpy()
+        default = arm.route.scores(arm.result.model, [example], FinetuneConfig())[0].numpy()
+    np.testing.assert_array_equal(got, trained)
+    assert not np.array_equal(got, default)  # 8 text tokens, not the default 32: the saved config is in use
+
+
+def test_run_finetune_with_ground_truth_arm_and_ceilings_records_them(world):
+    from pinsandbox.vlm import run_finetune
+
+    result = run_finetune(world, _tiny_navigator_config(ground_truth_arm=True, ceiling_steps=20,
+                                                        finetune={"steps": 2}), progress=False)
+    m = result.metrics
+    assert {"finetune.recall@10.swapped_ground-truth", "finetune.vector_ceiling.proprietary",
+            "finetune.vector_ceiling.off-the-shelf", "finetune.vector_ceiling.ground-truth",
+            "finetune.vector_ceiling_gain_vs_original"} <= set(m)
+    assert list(result.ceiling_table.index) == ["proprietary", "off-the-shelf", "ground truth"]
+    picks = result.picks()
+    assert set(picks) == {"swapped + proprietary", "original + vision tower"} and all(len(p) == 5 for p in picks.values())
+
+
+def test_run_finetune_refuses_a_bad_config_before_any_work(world):
+    from pinsandbox.vlm import run_finetune
+
+    bad = _tiny_navigator_config(preset="8b", n_candidates=3, max_test=1, finetune={"steps": 0, "image_side": 50})
+    with pytest.raises(InvalidInput) as e:
+        run_finetune(world, bad, progress=False)
+    msg = str(e.value)
+    for part in ("'8b'", "n_candidates", "max_test", "finetune.steps", "finetune.image_side"):
+        assert part in msg, msg
+    assert not world.artifacts.exists("vlm", "navigator-lora")
+    assert not list(world.path("tmp").glob("*"))  # nothing half-written
+
+
+def test_an_adapter_without_a_config_is_not_scored_with_defaults(world):
+    from pinsandbox.serving.ranker import RetrievalRanker, load_ranker
+
+    with world.artifacts.write("vlm", "navigator-lora") as w:  # as published before configs travelled with it
+        (w.path / "adapter").mkdir()
+        (w.path / "adapter" / "adapter_config.json").write_text("{}")
+    ranker = load_ranker(world)
+    assert isinstance(ranker, RetrievalRanker) and "without a config" in ranker.reason

@@ -176,3 +176,65 @@ def test_cli_swaps_and_refuses_bad_sources(tmp_path, monkeypatch, capsys):
     assert cli.main(["vlm", "swap", str(tmp_path / "nope"), "--pin-dim", "8", "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err
     assert "checkpoint directory" in err and err.count("pinsandbox: error:") == 2
+
+
+def _world_with_vectors(sandbox, dim=16):
+    import pandas as pd
+
+    ids = [f"p{i}" for i in range(30)]
+    v = np.random.default_rng(0).standard_normal((len(ids), dim)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    with sandbox.artifacts.write("embeddings", "proprietary") as w:
+        np.save(w.path / "vectors.npy", v)
+        pd.DataFrame({"pin_id": ids}).to_parquet(w.path / "pin_ids.parquet", index=False)
+    return sandbox
+
+
+def test_run_swap_publishes_its_config_and_a_rerun_gives_the_same_numbers(sandbox):
+    from pinsandbox.vlm import SwapConfig, run_swap
+
+    _world_with_vectors(sandbox)
+    config = SwapConfig(preset="tiny", tokens_per_pin=2, n_pins=2, image_side=64, ttft_repeats=1, threads=1,
+                        cost_presets=["2b"])
+    result = run_swap(sandbox, config, progress=False)
+    art = sandbox.artifacts.read("vlm", "swapped")
+    assert result.artifacts == {"swapped": art.id} and art.config() == config
+    assert art.params["pin_dim"] == 16 and "model/config.json" in art.manifest["files"]
+    assert not has_vision_parameters(load_model(art.path / "model"))
+    m = result.metrics
+    assert m["swap.reload_max_abs_diff"] == 0.0
+    assert m["swap.params_swapped"] < m["swap.params_original"]
+    assert m["swap.vision_params_removed"] == result.params_original["vision"] > 0
+    assert m["swap.flops_ratio"] >= 20 and 0.9 < m["swap.compute_reduction"] < 1  # real 2B, 448², 8 pins
+    assert m["swap.ttft_original_s"] > 0 and m["swap.ttft_swapped_s"] > 0
+    assert list(result.cost_table["model"].unique()) == ["2b"] and len(result.cost_table) == 4
+    assert result.ttft["seq_len_swapped"] < result.ttft["seq_len_original"]
+
+    again = run_swap(sandbox, art.config(), progress=False)
+    deterministic = lambda ms: {k: v for k, v in ms.items() if not k.startswith("swap.ttft")}  # noqa: E731
+    assert deterministic(again.metrics) == deterministic(m)
+
+
+def test_run_swap_refuses_a_bad_config_before_any_work(sandbox):
+    from pinsandbox.errors import NotFound
+    from pinsandbox.vlm import SwapConfig, run_swap
+
+    bad = SwapConfig(preset="nope", pin_kind="pixels", tokens_per_pin=0, image_side=100, cost_presets=("3b",))
+    with pytest.raises(InvalidInput) as e:
+        run_swap(sandbox, bad, progress=False)
+    for part in ("'nope'", "pin_kind", "tokens_per_pin", "image_side", "cost_presets"):
+        assert part in str(e.value), str(e.value)
+    with pytest.raises(InvalidInput, match="shape without weights"):
+        run_swap(sandbox, SwapConfig(preset="2b"), progress=False)
+    with pytest.raises(NotFound, match="embeddings"):  # no pin vectors yet: run the embeddings stage
+        run_swap(sandbox, SwapConfig(preset="tiny"), progress=False)
+    assert not sandbox.artifacts.exists("vlm", "swapped")
+
+
+def test_importing_the_vlm_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, pinsandbox.vlm as v; v.SwapConfig, v.NavigatorConfig, v.run_swap, v.run_finetune, "
+            "v.load_navigator; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -27,41 +27,37 @@ class RetrievalRanker:
 
 class SwappedVLMRanker:
     """The fine-tuned swapped Qwen3-VL (`vlm/navigator-lora`): the request's tokens and each candidate's
-    *precomputed* pin vector (through the trained projector) go in, one score per candidate comes out."""
+    *precomputed* pin vector (through the trained projector) go in, one score per candidate comes out.
+    It scores with the config saved in the artifact (`pinsandbox.vlm.load_navigator`), never a default one."""
 
     name = "swapped-vlm"
 
-    def __init__(self, sb):
-        from pinsandbox.embeddings import load_vectors
-        from pinsandbox.vlm.experiment import ADAPTER_NAME, ADAPTER_STAGE, load_navigator
-        from pinsandbox.vlm.finetune import FinetuneConfig, SwappedRoute
-        from pinsandbox.vlm.navigator import PinLookup
-        from pinsandbox.vlm.prompts import load_tokenizer
+    def __init__(self, sb=None, navigator=None):
+        from pinsandbox.vlm import load_navigator
 
-        art = sb.artifacts.read(ADAPTER_STAGE, ADAPTER_NAME)
-        vectors = load_vectors("proprietary", sb)
-        self.model = load_navigator(sb)
-        self.route = SwappedRoute(PinLookup(vectors.pin_ids, vectors.vectors), load_tokenizer())
-        self.config = FinetuneConfig()
-        self.reason = f"fine-tuned swapped VLM {art.id} over precomputed pin vectors {vectors.artifact_id}"
+        self.navigator = navigator if navigator is not None else load_navigator(sb)
+        self.config = self.navigator.config  # the NavigatorConfig that trained it
+        self.n_candidates = self.navigator.n_candidates  # candidates per request it was trained to rank
+        self.reason = (f"fine-tuned swapped VLM {self.navigator.artifact_id} over precomputed pin vectors "
+                       f"{self.navigator.vectors_id}")
 
     def score(self, text: str, pin_ids: list[str], retrieval_scores: np.ndarray) -> np.ndarray:
-        import torch
-
-        from pinsandbox.vlm.navigator import NavigatorExample
-
-        example = NavigatorExample("request", text, list(pin_ids), np.zeros(len(pin_ids), dtype=bool))
-        with torch.inference_mode():
-            return self.route.scores(self.model, [example], self.config)[0].float().numpy()
+        return self.navigator.score(text, pin_ids)
 
 
 def load_ranker(sandbox):
     """The swapped VLM when the sandbox has a fine-tuned one, else the retrieval ranker (saying why)."""
     try:
-        from pinsandbox.vlm.experiment import ADAPTER_NAME, ADAPTER_STAGE
+        from pinsandbox.vlm import NAVIGATOR_ARTIFACT, has_navigator, load_navigator
     except ImportError:
         return RetrievalRanker("this checkout has no vlm stage")
-    if not sandbox.artifacts.exists(ADAPTER_STAGE, ADAPTER_NAME):
-        return RetrievalRanker(f"no fine-tuned swapped VLM ({ADAPTER_STAGE}/{ADAPTER_NAME}) in this sandbox: "
+    if not has_navigator(sandbox):
+        return RetrievalRanker(f"no fine-tuned swapped VLM ({NAVIGATOR_ARTIFACT}) in this sandbox: "
                                "run notebooks/03_finetune_lora.ipynb")
-    return SwappedVLMRanker(sandbox)
+    from pinsandbox.errors import NotFound
+
+    try:
+        navigator = load_navigator(sandbox)
+    except NotFound as e:  # e.g. an adapter published before configs travelled with artifacts
+        return RetrievalRanker(f"{NAVIGATOR_ARTIFACT} cannot be used: {e}")
+    return SwappedVLMRanker(navigator=navigator)

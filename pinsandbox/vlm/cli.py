@@ -1,4 +1,8 @@
-"""`pinsandbox vlm swap|cost|ttft` — the vision-layer swap from the command line."""
+"""`pinsandbox vlm swap|cost|ttft|run-swap|run-finetune` — the vision-layer swap and fine-tuning from the command line.
+
+`run-swap` and `run-finetune` call the stages' entry points (`run_swap`, `run_finetune`, as notebooks 02 and 03 do)
+and print their metrics; `swap`, `cost` and `ttft` are the building blocks on their own.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,27 @@ def register(sub) -> None:
     t.add_argument("--repeats", type=int, default=5)
     t.add_argument("--threads", type=int, default=2)
     t.set_defaults(handler=_ttft)
+
+    rs = verbs.add_parser("run-swap", help="the swap stage (notebook 02): swap, publish vlm/swapped, TTFT, cost")
+    rs.add_argument("--sandbox", required=True)
+    rs.add_argument("--preset", default="proportional-2b", help="tiny, proportional-2b or a Qwen3-VL checkpoint dir")
+    rs.add_argument("--pin-kind", default="proprietary")
+    rs.add_argument("--tokens-per-pin", type=int, default=4)
+    rs.add_argument("--cost-presets", default="2b,4b,8b")
+    rs.add_argument("--seed", type=int, default=0)
+    rs.set_defaults(handler=_run_swap)
+
+    rf = verbs.add_parser("run-finetune", help="the fine-tuning stage (notebook 03): Navigator arms, "
+                                               "publish vlm/navigator-lora")
+    rf.add_argument("--sandbox", required=True)
+    rf.add_argument("--preset", default="tiny")
+    rf.add_argument("--steps", type=int, default=300)
+    rf.add_argument("--n-candidates", type=int, default=24)
+    rf.add_argument("--max-test", type=int, default=None)
+    rf.add_argument("--ceiling-steps", type=int, default=1000, help="0 skips the vector ceilings")
+    rf.add_argument("--ground-truth-arm", action="store_true")
+    rf.add_argument("--seed", type=int, default=0)
+    rf.set_defaults(handler=_run_finetune)
 
 
 def _swap(args):
@@ -64,3 +89,24 @@ def _ttft(args):
 
     print_json(measure_ttft(TTFTConfig(preset=args.preset, n_pins=args.pins, image_side=args.image_side,
                                        repeats=args.repeats, threads=args.threads)))
+
+
+def _run_swap(args):
+    from pinsandbox.vlm.configs import SwapConfig
+    from pinsandbox.vlm.swap_stage import run_swap
+
+    config = SwapConfig(preset=args.preset, pin_kind=args.pin_kind, tokens_per_pin=args.tokens_per_pin,
+                        cost_presets=tuple(p.strip() for p in args.cost_presets.split(",")), seed=args.seed)
+    result = run_swap(args.sandbox, config, progress=False)
+    print_json({"artifacts": result.artifacts, "metrics": result.metrics})
+
+
+def _run_finetune(args):
+    from pinsandbox.vlm.configs import FinetuneConfig, NavigatorConfig
+    from pinsandbox.vlm.finetune_stage import run_finetune
+
+    config = NavigatorConfig(preset=args.preset, n_candidates=args.n_candidates, max_test=args.max_test,
+                             ceiling_steps=args.ceiling_steps, ground_truth_arm=args.ground_truth_arm, seed=args.seed,
+                             finetune=FinetuneConfig(steps=args.steps, seed=args.seed))
+    result = run_finetune(args.sandbox, config, progress=False)
+    print_json({"artifacts": result.artifacts, "metrics": result.metrics})

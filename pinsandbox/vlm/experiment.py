@@ -1,4 +1,4 @@
-"""The Navigator comparison the issue asks for, as plain functions the notebook (and tests) call:
+"""The Navigator comparison the issue asks for, as the plain functions `run_finetune` (finetune_stage.py) calls:
 
     swapped + proprietary vectors   vs   original + vision tower on images   vs   swapped + off-the-shelf vectors
 
@@ -9,7 +9,6 @@ with the same `FinetuneConfig` and evaluated on the same held-out requests.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +26,10 @@ from pinsandbox.vlm.finetune import (
     finetune,
 )
 from pinsandbox.vlm.navigator import ImageLookup, NavigatorTask, PinLookup
-from pinsandbox.vlm.presets import build_model, warm_start_text_embeddings
+from pinsandbox.vlm.presets import PRESETS, load_model, warm_start_text_embeddings
 from pinsandbox.vlm.prompts import load_tokenizer
 from pinsandbox.vlm.scoring import attach_score_head
 from pinsandbox.vlm.swap import swap_vision_layer
-
-ADAPTER_STAGE, ADAPTER_NAME = "vlm", "navigator-lora"
 
 
 @dataclass
@@ -48,10 +45,15 @@ class Arm:
 
 
 def fresh_original(preset: str, seed: int = 0, warm_start: bool = True):
-    model = build_model(preset, seed=seed)
+    """A preset built from its seed, or a Qwen3-VL checkpoint directory loaded (`warm_start`: CPU presets only)."""
+    model = load_model(preset, seed=seed)
     if warm_start:
         warm_start_text_embeddings(model)
     return model
+
+
+def _tokenizer(preset):
+    return load_tokenizer(None if preset in PRESETS else preset)  # a checkpoint brings its own
 
 
 def run_swapped_arm(name: str, task: NavigatorTask, vectors, preset: str, cfg: FinetuneConfig, *,
@@ -62,7 +64,7 @@ def run_swapped_arm(name: str, task: NavigatorTask, vectors, preset: str, cfg: F
                                 seed=cfg.seed, fit_on=vectors.vectors)
     if save_base_to is not None:
         swapped.save_pretrained(save_base_to)  # the untrained swapped model the adapter applies to
-    route = SwappedRoute(PinLookup(vectors.pin_ids, vectors.vectors), load_tokenizer())
+    route = SwappedRoute(PinLookup(vectors.pin_ids, vectors.vectors), _tokenizer(preset))
     result = finetune(swapped, task, route, cfg, progress=progress)
     return Arm(name, route, result, evaluate(result.model, task.test, route, cfg))
 
@@ -70,7 +72,7 @@ def run_swapped_arm(name: str, task: NavigatorTask, vectors, preset: str, cfg: F
 def run_original_arm(task: NavigatorTask, catalog, preset: str, cfg: FinetuneConfig, *, warm_start: bool = True,
                      progress: bool = True) -> Arm:
     model = attach_score_head(fresh_original(preset, cfg.seed, warm_start), seed=cfg.seed)
-    route = OriginalRoute(ImageLookup(catalog, cfg.image_side), load_tokenizer())
+    route = OriginalRoute(ImageLookup(catalog, cfg.image_side), _tokenizer(preset))
     result = finetune(model, task, route, cfg, progress=progress)
     return Arm("original + vision tower", route, result, evaluate(result.model, task.test, route, cfg))
 
@@ -98,40 +100,12 @@ def summary_table(arms: list[Arm]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("arm")
 
 
-def publish_adapter(sandbox, arm: Arm, base_dir: Path, *, params: dict, inputs: list[str], metrics: dict) -> str:
-    """Publish `vlm/navigator-lora`: `adapter/` (peft format: LoRA + projector + head) and `base/` (swapped model)."""
-    import shutil
-
-    from pinsandbox.sandbox import resolve
-
-    sb = resolve(sandbox)
-    with sb.artifacts.write(ADAPTER_STAGE, ADAPTER_NAME, params=params, inputs=inputs) as w:
-        arm.result.model.save_pretrained(w.path / "adapter")
-        shutil.copytree(base_dir, w.path / "base")
-        (w.path / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
-        pd.DataFrame({"step": np.arange(1, len(arm.result.losses) + 1), "loss": arm.result.losses}).to_parquet(
-            w.path / "losses.parquet", index=False)
-    return sb.artifacts.current_id(ADAPTER_STAGE, ADAPTER_NAME)
-
-
-def load_navigator(sandbox=None):
-    """The fine-tuned swapped model (base + peft adapter) from `vlm/navigator-lora`, ready to score."""
-    from peft import PeftModel
-
-    from pinsandbox.sandbox import resolve
-    from pinsandbox.vlm.presets import load_model
-
-    art = resolve(sandbox).artifacts.read(ADAPTER_STAGE, ADAPTER_NAME)
-    base = load_model(art.path / "base")
-    return PeftModel.from_pretrained(base, art.path / "adapter").eval()
-
-
 def ground_truth_vectors(sandbox=None, dim: int = 256, noise: float = 0.02, seed: int = 0):
     """Pinworld only: the best pin vectors possible — each pin's hidden style and category, one-hot, plus a
     little seeded noise so that no two pins share a vector — as a PinVectors the arms accept. A swapped arm fed
     these shows what the language model itself can make of perfect embeddings."""
     from pinsandbox.catalog import load_catalog, load_ground_truth
-    from pinsandbox.embeddings.pipeline import PinVectors
+    from pinsandbox.embeddings import PinVectors
 
     pins = load_catalog(sandbox).pins[["pin_id", "category"]].merge(
         load_ground_truth(sandbox).pin_styles[["pin_id", "style"]], on="pin_id", how="left")
@@ -206,5 +180,3 @@ def top_picks(arm: Arm, request_id: str, k: int = 5) -> pd.DataFrame:
     order = np.argsort(-row["scores"], kind="stable")[:k]
     return pd.DataFrame({"pin_id": [row["candidates"][i] for i in order], "score": row["scores"][order],
                          "is_answer": row["labels"][order]})
-
-

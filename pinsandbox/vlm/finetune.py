@@ -19,25 +19,12 @@ import numpy as np
 import torch
 
 from pinsandbox.metrics import bootstrap_ci
+from pinsandbox.vlm.configs import FinetuneConfig
 from pinsandbox.vlm.navigator import ImageLookup, NavigatorExample, NavigatorTask, PinLookup, recall_at_k
 from pinsandbox.vlm.prompts import build_prompts, images_to_pixels
 from pinsandbox.vlm.scoring import score_original, score_swapped, unwrap
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-@dataclass
-class FinetuneConfig:
-    steps: int = 300  # 100 left every arm far from converged (train loss still falling steeply)
-    batch_size: int = 8
-    lr: float = 3e-3
-    lora_r: int = 8
-    lora_alpha: int = 16
-    image_side: int = 64  # original route: candidate images are resized to this (a multiple of 32)
-    max_text_tokens: int = 32
-    eval_every: int = 0  # 0: evaluate only at the end
-    seed: int = 0
-    threads: int = 1  # small matmuls: a second thread costs more in sync than it gains on a shared CPU
 
 
 class SwappedRoute:

@@ -58,15 +58,15 @@ def _interleaved_medians(fn_a, fn_b, repeats: int, warmup: int, b_per_a: int = 3
 
 
 def measure_ttft(cfg: TTFTConfig | None = None) -> dict:
-    from pinsandbox.vlm.presets import build_model
+    from pinsandbox.vlm.presets import PRESETS, load_model
     from pinsandbox.vlm.swap import swap_vision_layer
 
     cfg = cfg or TTFTConfig()
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    original = build_model(cfg.preset, seed=cfg.seed)
+    original = load_model(cfg.preset, seed=cfg.seed)  # a preset (built, seeded) or a checkpoint directory
     swapped = swap_vision_layer(copy.deepcopy(original), cfg.pin_dim, cfg.tokens_per_pin, seed=cfg.seed)
-    tok = load_tokenizer()
+    tok = load_tokenizer(None if cfg.preset in PRESETS else cfg.preset)
     vcfg = original.config.vision_config
     visual_tokens = (cfg.image_side // (vcfg.patch_size * vcfg.spatial_merge_size)) ** 2
     images = [rng.integers(0, 256, (cfg.image_side, cfg.image_side, 3), dtype=np.uint8) for _ in range(cfg.n_pins)]
