@@ -13,7 +13,7 @@ difference in per-pinner means.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -128,6 +128,3 @@ def compare(outcomes: pd.DataFrame, baseline: str, treatment: str, config: ABCon
                      "verdict": verdict})
     return pd.DataFrame(rows)
 
-
-def config_dict(config: ABConfig) -> dict:
-    return asdict(config)

@@ -46,25 +46,18 @@ def similar_many(pin_ids: np.ndarray, vectors: np.ndarray, queries: list[str], k
     return out
 
 
-def navigator_rankings(context, ranker, requests: pd.DataFrame, k: int, n_candidates: int = 24) -> dict[str, list[str]]:
-    from pinsandbox.embeddings.features import encode_texts
-    from pinsandbox.serving.navigator import retrieve_and_rank
-
-    pins = context.catalog.pins
-    prices = pins["price"].astype(float).to_numpy() if "price" in pins else None
-    queries = encode_texts(requests["text"].astype(str).tolist(), progress=False)
+def navigator_rankings(navigator, requests: pd.DataFrame, k: int) -> dict[str, list[str]]:
+    """Each request's top-k pins from a variant's Navigator (retrieval within the budget, then its ranker)."""
     out = {}
-    for row, q in zip(requests.itertuples(index=False), queries, strict=False):
+    for row in requests.itertuples(index=False):
         max_price = getattr(row, "max_price", None)
         max_price = None if max_price is None or pd.isna(max_price) else float(max_price)
-        out[str(row.request_id)], _, _ = retrieve_and_rank(q, context.text_vectors, pins["pin_id"].to_numpy(), ranker,
-                                                           row.text, n_candidates=n_candidates, k=k, prices=prices,
-                                                           max_price=max_price)
+        out[str(row.request_id)] = [p["pin_id"] for p in navigator.ask(str(row.text), k=k, max_price=max_price)["pins"]]
     return out
 
 
 def gold_table(context, variants: dict, k: int = 10, max_queries: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """One row per (variant, task): precision@k, recall@k, ndcg@k, queries. `max_queries` subsamples (seeded)."""
+    """One row per (variant, task): precision@k, recall@k, ndcg@k, hit_rate@k, queries. `max_queries` subsamples (seeded)."""
     truth = context.truth
     rng = np.random.default_rng(seed)
 
@@ -89,5 +82,5 @@ def gold_table(context, variants: dict, k: int = 10, max_queries: int | None = N
                      **ranking_metrics(similar_many(v.pin_ids, v.vectors, sorted(items), k), items, k)})
         if len(nav):
             rows.append({"variant": name, "task": "navigator",
-                         **ranking_metrics(navigator_rankings(context, v.ranker, nav, k), nav_targets, k)})
+                         **ranking_metrics(navigator_rankings(v.navigator, nav, k), nav_targets, k)})
     return pd.DataFrame(rows)

@@ -1,44 +1,72 @@
 """The side-by-side report: the off-the-shelf route vs the blueprint, on cost, latency, accuracy and engagement.
 
-Built from what the sandbox already holds — the evaluation artifact (gold sets, A/B), every stage's latest
-successful run metrics — and the newest benchmark report. Written to `<sandbox>/report.md`.
+Reads typed results only: the figures declared in `pinsandbox.evaluation.headlines`, from the latest `ok` run of
+each stage notebook (`RunRecord.metrics`) and from the published `evaluation/results` artifact; every figure says
+which run (or artifact) it came from. A stage that has not run gives a line saying which notebook to run; a stage
+that ran without a declared figure raises `ReportError`. Written to `<sandbox>/report.md`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from pinsandbox.errors import NotFound
+from pinsandbox.evaluation.headlines import HEADLINES, ReportError, check_figures, evaluation_headlines
 from pinsandbox.sandbox.artifacts import write_text_atomic
+from pinsandbox.stages import NOTEBOOKS, STAGES
 
-COST_LATENCY = re.compile(r"ttft|flops|cost|latency|speedup|reduction|p50|p99|qps|_ms\b|_s\b|ratio", re.I)
-
-
-def _fmt(x) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+__all__ = ["ReportError", "StageFigures", "Collected", "collect", "build_report", "write_report"]
 
 
-def _table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
+@dataclass
+class StageFigures:
+    """One stage's declared figures and where they came from."""
+
+    stage: str
+    run: object | None  # the RunRecord they were read from (evaluation: the run that made the artifact, if any)
+    figures: dict  # key -> value
+    headlines: tuple  # the declared Headline entries, in display order
+    source: str  # e.g. "run 20261202-…-04_taste_graph-ab12" or "evaluation/results@… (run …)"
+
+    @property
+    def notebook(self) -> str:
+        return NOTEBOOKS[self.stage]
+
+    def labelled(self) -> list[tuple[str, str, object]]:
+        return [(h.label, h.key, self.figures[h.key]) for h in self.headlines if h.key in self.figures]
 
 
-def latest_run_metrics(sandbox) -> dict[str, tuple[str, dict]]:
-    """notebook stem -> (run id, metrics) of its latest successful run in the sandbox."""
+@dataclass
+class Collected:
+    sandbox: object
+    stages: dict[str, StageFigures | None] = field(default_factory=dict)  # None: not run yet
+    evaluation: object | None = None  # EvaluationResult read from the artifact
+    bench: tuple[str, dict] | None = None  # (path, report) of the newest benchmark report
+
+    def get(self, key: str):
+        """(value, source) of a declared figure, or (None, None) when its stage has not run."""
+        stage = self.stages.get(key.split(".", 1)[0])
+        if stage is None or key not in stage.figures:
+            return None, None
+        return stage.figures[key], stage.source
+
+    def how_to_run(self, stage: str) -> str:
+        nb = NOTEBOOKS[stage]
+        return f"run `notebooks/{nb}.ipynb` (`pinsandbox run notebooks/{nb}.ipynb --sandbox {self.sandbox.owner}`)"
+
+
+def latest_ok_runs(sandbox) -> dict:
+    """notebook stem -> its latest `ok` RunRecord in the sandbox."""
     from pinsandbox.runs.records import list_runs
 
     out = {}
     for run in list_runs(sandbox):  # oldest first, so later runs overwrite earlier ones
-        if run.state == "ok" and run.metrics:
-            out[run.notebook.rsplit("/", 1)[-1].removesuffix(".ipynb") or run.id] = (run.id, run.metrics)
+        if run.state == "ok":
+            out[run.notebook] = run
     return out
 
 
@@ -49,104 +77,187 @@ def latest_bench() -> tuple[str, dict] | None:
     return (str(reports[-1]), json.loads(reports[-1].read_text())) if reports else None
 
 
-def _flat(obj, prefix=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _flat(v, f"{prefix}{k}.")
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield prefix[:-1], obj
-
-
-def _find(metrics: dict, pattern: str):
-    hits = [v for k, v in metrics.items() if re.search(pattern, k)]
-    return hits[0] if hits else None
-
-
-def at_a_glance(res, metrics: dict) -> list[dict]:
-    """The few rows a reader wants first: cost, latency, accuracy, engagement — off-the-shelf vs blueprint."""
-    rows = []
-    flops = _find(metrics, r"flops_ratio")
-    if flops:
-        rows.append({"aspect": "cost", "figure": "FLOPs per Navigator request (vision swap)", "off-the-shelf route": "1×",
-                     "blueprint": f"{flops:.1f}× fewer"})
-    t_orig, t_swap = _find(metrics, r"ttft_original_s$"), _find(metrics, r"ttft_swapped_s$")
-    if t_orig and t_swap:
-        rows.append({"aspect": "latency", "figure": "time to first token (CPU, proportional model)",
-                     "off-the-shelf route": f"{t_orig:.3g} s", "blueprint": f"{t_swap:.3g} s ({t_orig / t_swap:.1f}× faster)"})
-    p99 = _find(metrics, r"serving\.homefeed_p99_ms$")
-    if p99:
-        rows.append({"aspect": "latency", "figure": "homefeed p99, 50 clients (serving notebook)", "off-the-shelf route": "—",
-                     "blueprint": f"{p99:.0f} ms"})
-    if res is not None:
-        gold = res.gold.set_index(["task", "variant"])
-        ndcg = [c for c in res.gold.columns if c.startswith("ndcg@")][0]
-        for task in dict.fromkeys(res.gold["task"]):
-            if (task, "off-the-shelf") in gold.index and (task, "blueprint") in gold.index:
-                a, b = gold.loc[(task, "off-the-shelf"), ndcg], gold.loc[(task, "blueprint"), ndcg]
-                rows.append({"aspect": "accuracy", "figure": f"{task} {ndcg} (gold set)", "off-the-shelf route": f"{a:.3f}",
-                             "blueprint": f"{b:.3f}" + (f" ({(b / a - 1) * 100:+.0f}%)" if a > 0 else "")})
-        ab = res.ab.set_index("metric")
-        base, treat = ab.columns[0], ab.columns[1]
-        for metric in ("saves", "board_creations", "merchant_clicks"):
-            if metric in ab.index:
-                r = ab.loc[metric]
-                rows.append({"aspect": "engagement", "figure": f"{metric.replace('_', ' ')} per pinner (A/B)",
-                             "off-the-shelf route": f"{r[base]:.3g}",
-                             "blueprint": f"{r[treat]:.3g}, Δ [{r['ci_low']:+.2g}, {r['ci_high']:+.2g}]: {r['verdict']}"})
-    return rows
-
-
-def build_report(sandbox=None) -> str:
-    from pinsandbox.evaluation.pipeline import load_results
+def collect(sandbox=None) -> Collected:
+    """Every stage's declared figures (ReportError when a stage that ran lacks one), the evaluation, the bench."""
+    from pinsandbox.evaluation.pipeline import NAME, STAGE, load_results
+    from pinsandbox.runs.records import RunRecord
     from pinsandbox.sandbox import resolve
 
     sb = resolve(sandbox)
+    out = Collected(sb)
+    runs = latest_ok_runs(sb)
+    for stage in STAGES:
+        if stage == "evaluation":
+            continue
+        run = runs.get(NOTEBOOKS[stage])
+        if run is None:
+            out.stages[stage] = None
+            continue
+        figures = check_figures(stage, run.metrics, f"run {run.id} of notebooks/{NOTEBOOKS[stage]}.ipynb")
+        out.stages[stage] = StageFigures(stage, run, figures, HEADLINES[stage], f"run {run.id}")
+    out.stages["evaluation"] = None
+    if sb.artifacts.exists(STAGE, NAME):
+        manifest = sb.artifacts.read(STAGE, NAME, verify=False).manifest
+        try:
+            res = load_results(sb)
+        except NotFound as e:  # published before configs travelled with artifacts
+            raise ReportError(f"{e} (notebooks/{NOTEBOOKS['evaluation']}.ipynb)") from None
+        made_by = manifest.get("run_id")
+        run = RunRecord(sb.runs_dir / made_by) if made_by and (sb.runs_dir / made_by / "env.json").exists() else None
+        if run is None or run.state != "ok":
+            run = runs.get(NOTEBOOKS["evaluation"])
+        headlines = evaluation_headlines(res.config.k)
+        figures = check_figures("evaluation", res.metrics, f"artifact {res.artifact_id}", headlines)
+        source = res.artifact_id + (f" (run {made_by})" if made_by else " (made outside a run)")
+        out.stages["evaluation"] = StageFigures("evaluation", run, figures, headlines, source)
+        out.evaluation = res
+    out.bench = latest_bench()
+    return out
+
+
+# -- formatting -------------------------------------------------------------------------------------------------
+def fmt(x) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in x) + "]"
+    return str(x)
+
+
+def table(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _pct(b, a) -> str:
+    return f" ({(b / a - 1) * 100:+.0f}%)" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 else ""
+
+
+def _signed(x) -> str:
+    return f"{x:+.2g}" if isinstance(x, (int, float)) else fmt(x)
+
+
+def at_a_glance(c: Collected) -> pd.DataFrame:
+    """The few rows a reader wants first — cost, latency, accuracy, engagement, off-the-shelf vs blueprint —
+    each with the run or artifact it came from."""
+    rows = []
+
+    def row(aspect, figure, base, blue, source):
+        rows.append({"aspect": aspect, "figure": figure, "off-the-shelf route": base, "blueprint": blue, "source": source})
+
+    flops, src = c.get("swap.flops_ratio")
+    if flops is not None:
+        row("cost", "FLOPs per Navigator request (vision swap, 448², 8 pins)", "1×", f"{flops:.1f}× fewer", src)
+    t_orig, src = c.get("swap.ttft_original_s")
+    t_swap, _ = c.get("swap.ttft_swapped_s")
+    if t_orig is not None and t_swap:
+        row("latency", "time to first token (CPU, proportional model)", f"{t_orig:.3g} s",
+            f"{t_swap:.3g} s ({t_orig / t_swap:.1f}× faster)", src)
+    p99, src = c.get("serving.homefeed_p99_ms")
+    if p99 is not None:
+        row("latency", "homefeed p99 under load (serving notebook)", "—", f"{p99:.0f} ms", src)
+    a, src = c.get("embeddings.hit_rate@10.off-the-shelf")
+    b, _ = c.get("embeddings.hit_rate@10.proprietary")
+    if a is not None and b is not None:
+        row("accuracy", "item-to-item hit rate@10 (embeddings)", f"{a:.3f}", f"{b:.3f}{_pct(b, a)}", src)
+    a, src = c.get("finetune.recall@10.original")
+    b, _ = c.get("finetune.recall@10.swapped_proprietary")
+    if a is not None and b is not None:
+        row("accuracy", "Navigator recall@10 (fine-tuned, original with pixels vs swapped)", f"{a:.3f}",
+            f"{b:.3f}{_pct(b, a)}", src)
+    res = c.evaluation
+    if res is not None:
+        k = res.config.k
+        for task in dict.fromkeys(res.gold["task"]):
+            a, src = c.get(f"evaluation.{task}.ndcg@{k}.off-the-shelf")
+            b, _ = c.get(f"evaluation.{task}.ndcg@{k}.blueprint")
+            if a is not None and b is not None:
+                row("accuracy", f"{task} ndcg@{k} (gold set)", f"{a:.3f}", f"{b:.3f}{_pct(b, a)}", src)
+        ab = res.ab.set_index("metric")
+        base, treat = res.config.baseline, res.config.treatment
+        for metric in ("saves", "board_creations", "merchant_clicks"):
+            lo, src = c.get(f"evaluation.ab.{metric}.ci_low")
+            hi, _ = c.get(f"evaluation.ab.{metric}.ci_high")
+            verdict, _ = c.get(f"evaluation.ab.{metric}.verdict")
+            if verdict is not None:
+                r = ab.loc[metric]
+                row("engagement", f"{metric.replace('_', ' ')} per pinner (A/B)", f"{r[base]:.3g}",
+                    f"{r[treat]:.3g}, Δ [{_signed(lo)}, {_signed(hi)}]: {verdict}", src)
+    return pd.DataFrame(rows, columns=["aspect", "figure", "off-the-shelf route", "blueprint", "source"])
+
+
+def stage_table(s: StageFigures) -> pd.DataFrame:
+    return pd.DataFrame(s.labelled(), columns=["figure", "key", "value"])
+
+
+def gold_wide(res) -> pd.DataFrame:
+    gold = res.gold.melt(id_vars=["variant", "task"], value_vars=[c for c in res.gold if "@" in c], var_name="metric")
+    wide = gold.pivot_table(index=["task", "metric"], columns="variant", values="value", sort=False).reset_index()
+    wide.columns.name = None
+    base, treat = "off-the-shelf", "blueprint"
+    if {base, treat} <= set(wide.columns):
+        wide[f"{treat} vs {base}"] = [f"{(b / a - 1) * 100:+.0f}%" if a > 0 else "n/a"
+                                      for a, b in zip(wide[base], wide[treat], strict=True)]
+    return wide
+
+
+def ab_display(res) -> pd.DataFrame:
+    ab = res.ab.copy()
+    level = f"{res.config.ab.confidence:.0%}"
+    ab[f"{level} CI of difference"] = [f"[{lo:+.3g}, {hi:+.3g}]" for lo, hi in zip(ab["ci_low"], ab["ci_high"], strict=True)]
+    ab["lift"] = [f"{x * 100:+.0f}%" if pd.notna(x) else "n/a" for x in ab["lift"]]
+    return ab.drop(columns=["ci_low", "ci_high"])
+
+
+def evaluation_sections(res) -> list[str]:
+    return (["## Accuracy — gold sets", "", table(gold_wide(res)), "",
+             "## Engagement — A/B simulation (per pinner, paired bootstrap)", "", table(ab_display(res)), "",
+             "Variants:", ""] + [f"- **{n}**: {d}" for n, d in res.variants.items()] + [""])
+
+
+def bench_rows(bench: tuple[str, dict]) -> pd.DataFrame:
+    from pinsandbox.bench import compare, headlines
+
+    _, report = bench
+    comparison = report.get("comparison") or compare(report, None)
+    return pd.DataFrame([(label, key, c["value"]) for label, key, c in headlines(comparison)],
+                        columns=["figure", "key", "value"])
+
+
+def build_report(sandbox=None, collected: Collected | None = None) -> str:
+    c = collected or collect(sandbox)
+    sb = c.sandbox
     lines = [f"# Side-by-side report — sandbox `{sb.owner}`", "",
              f"_Built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}. Off-the-shelf route (generic embeddings, "
              "one taste vector, text retrieval) vs the blueprint (proprietary embeddings, taste graph, swapped VLM)._", ""]
-    sources = []
-    try:
-        res = load_results(sb)
-    except NotFound:
-        res = None
-    runs = latest_run_metrics(sb)
-    glance = at_a_glance(res, {k: v for _, (_, m) in sorted(runs.items()) for k, v in _flat(m)})
-    if glance:
-        lines += ["## At a glance", "", _table(pd.DataFrame(glance)), ""]
-    if res is None:
-        lines += ["## Accuracy and engagement", "", "No evaluation yet: run `notebooks/06_evaluation_ab.ipynb` "
-                  f"(`pinsandbox run notebooks/06_evaluation_ab.ipynb --sandbox {sb.owner}`).", ""]
-    if res is not None:
-        sources.append(f"evaluation artifact `{res.artifact_id}`")
-        gold = res.gold.melt(id_vars=["variant", "task"], value_vars=[c for c in res.gold if "@" in c], var_name="metric")
-        wide = gold.pivot_table(index=["task", "metric"], columns="variant", values="value", sort=False).reset_index()
-        if {"off-the-shelf", "blueprint"} <= set(wide.columns):
-            wide["blueprint vs off-the-shelf"] = [
-                f"{(b / a - 1) * 100:+.0f}%" if a > 0 else "n/a" for a, b in zip(wide["off-the-shelf"], wide["blueprint"], strict=False)]
-        lines += ["## Accuracy — gold sets", "", _table(wide), ""]
-        ab = res.ab.copy()
-        ab["95% CI of difference"] = [f"[{lo:+.3g}, {hi:+.3g}]" for lo, hi in zip(ab["ci_low"], ab["ci_high"], strict=False)]
-        ab["lift"] = [f"{x * 100:+.0f}%" if pd.notna(x) else "n/a" for x in ab["lift"]]
-        ab = ab.drop(columns=["ci_low", "ci_high"])
-        lines += ["## Engagement — A/B simulation (per pinner, paired bootstrap)", "", _table(ab), ""]
-        lines += ["Variants:", ""] + [f"- **{n}**: {d}" for n, d in res.variants.items()] + [""]
-    figures = []
-    for stem, (run_id, metrics) in sorted(runs.items()):
-        for key, value in _flat(metrics):
-            if COST_LATENCY.search(key):
-                figures.append({"figure": key, "value": value, "source": f"{stem} (run {run_id})"})
-    bench = latest_bench()
-    if bench is not None:
-        path, report = bench
-        sources.append(f"benchmark report `{path}`")
-        for key, value in _flat(report.get("results", {})):
-            if COST_LATENCY.search(key) and not key.endswith("wall_s"):
-                figures.append({"figure": key, "value": value, "source": "bench"})
-    lines += ["## Cost and latency", ""]
-    lines += [_table(pd.DataFrame(figures)), ""] if figures else [
-        "No cost or latency figures yet: run the vision-swap notebook and `pinsandbox bench`.", ""]
-    lines += ["## Where these figures come from", ""] + [f"- {s}" for s in sources] + [
-        f"- latest successful run of each notebook in `{sb.runs_dir}`", ""]
+    glance = at_a_glance(c)
+    if len(glance):
+        lines += ["## At a glance", "", table(glance), ""]
+    not_run = [s for s, f in c.stages.items() if f is None]
+    if not_run:
+        lines += ["## Not run yet", ""] + [f"- {s}: {c.how_to_run(s)}" for s in not_run] + [""]
+    if c.evaluation is None:
+        lines += ["## Accuracy and engagement", "", f"No evaluation yet: {c.how_to_run('evaluation')}.", ""]
+    else:
+        lines += evaluation_sections(c.evaluation)
+    lines += ["## Headline figures, stage by stage", ""]
+    for stage, s in c.stages.items():
+        if s is not None:
+            lines += [f"### {stage} — {s.notebook}, {s.source}", "", table(stage_table(s)), ""]
+    sources = [f"- {s.stage}: {s.source}" for s in c.stages.values() if s is not None]
+    if c.bench is not None:
+        rows = bench_rows(c.bench)
+        lines += ["## Benchmarks", "", f"Headline figures of the newest benchmark report, `{c.bench[0]}`:", ""]
+        lines += [table(rows) if len(rows) else "(no headline figures in it)", ""]
+        sources.append(f"- benchmarks: `{c.bench[0]}`")
+    lines += ["## Where these figures come from", ""] + sources + [
+        f"- runs are in `{sb.runs_dir}` (`pinsandbox runs show RUN --sandbox {sb.owner}`)", ""]
     return "\n".join(lines)
 
 
