@@ -23,12 +23,12 @@ from pathlib import Path
 
 def throwaway_world(root: Path) -> None:
     from pinsandbox.catalog import generate_pinworld
-    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, fit_and_publish
+    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, run_embeddings
     from pinsandbox.sandbox import create
 
     sb = create("bench")
     generate_pinworld(sb, n_pins=1000, n_pinners=200, seed=0, progress=False, render_images=False)
-    fit_and_publish(sb, EmbeddingsConfig(dim=64, train=TrainConfig(steps=30, batch_size=64, n_negatives=32)), progress=False)
+    run_embeddings(sb, EmbeddingsConfig(dim=64, train=TrainConfig(steps=30, batch_size=64, n_negatives=32)), progress=False)
 
 
 def prepare(sandbox: str | None, root: Path) -> str:

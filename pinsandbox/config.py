@@ -41,13 +41,25 @@ def config_from_dict(cls, data: dict):
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():
-        hint = hints.get(name)
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        hint = _dataclass_in(hints.get(name))
+        if hint is not None and isinstance(value, dict):
             value = config_from_dict(hint, value)
-        elif (hint is tuple or typing.get_origin(hint) is tuple) and isinstance(value, list):
+        elif _is_tuple(hints.get(name)) and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _dataclass_in(hint):
+    """The config dataclass a field holds: `Inner`, or `Inner | None` (an optional nested config)."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    found = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)]
+    return found[0] if len(found) == 1 else None
+
+
+def _is_tuple(hint) -> bool:
+    return hint is tuple or typing.get_origin(hint) is tuple or any(_is_tuple(a) for a in typing.get_args(hint))
 
 
 def class_path(cls) -> str:

@@ -42,39 +42,34 @@ _WORLD: dict = {}
 
 
 def build_world() -> Path:
-    """A tiny Pinworld with both vector sets, built once per test session (the copy each test gets is its own)."""
+    """A tiny Pinworld with every stage's artifacts, built once per test session through the stages' entry points
+    (the copy each test gets is its own)."""
     if "root" in _WORLD:
         return _WORLD["root"]
     import torch
 
     import pinsandbox
-    from pinsandbox.catalog import generate_pinworld
-    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, fit_and_publish
+    from pinsandbox.catalog import CatalogConfig, run_catalog
+    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, run_embeddings
+    from pinsandbox.serving import text_index
+    from pinsandbox.tastegraph import GNNConfig, TasteGraphConfig, TasteGraphStageConfig, run_tastegraph
+    from pinsandbox.vlm import FinetuneConfig, NavigatorConfig, run_finetune
 
     torch.set_num_threads(2)
-    root = Path(tempfile.mkdtemp(prefix="pinsandbox-serving-world-"))
+    root = Path(tempfile.mkdtemp(prefix="pinsandbox-world-"))
     before = os.environ.get("PINSANDBOX_ROOT")
     os.environ["PINSANDBOX_ROOT"] = str(root)
     try:
         sb = pinsandbox.create("world")
-        generate_pinworld(sb, n_pins=300, n_pinners=80, seed=0, progress=False, render_images=False,
-                          n_navigator_requests=60)
-        fit_and_publish(sb, EmbeddingsConfig(dim=32, train=TrainConfig(steps=15, batch_size=64, n_negatives=32)),
-                        progress=False)
-        from pinsandbox.catalog import load_catalog
-        from pinsandbox.serving.state import text_index
-
-        text_index(sb, load_catalog(sb), progress=False)  # Navigator's MiniLM index, cached in the sandbox
-        from pinsandbox.vlm import FinetuneConfig, NavigatorConfig, run_finetune
-
+        result = run_catalog(sb, CatalogConfig(n_pins=300, n_pinners=80, seed=0, render_images=False,
+                                               n_navigator_requests=60), progress=False)
+        run_embeddings(sb, EmbeddingsConfig(dim=32, train=TrainConfig(steps=15, batch_size=64, n_negatives=32)),
+                       progress=False)
+        text_index(sb, result.catalog, progress=False)  # Navigator's MiniLM index, cached in the sandbox
         run_finetune(sb, NavigatorConfig(preset="tiny", n_candidates=8, max_test=4, ceiling_steps=0,
                                          finetune=FinetuneConfig(steps=4, batch_size=2)), progress=False)
-        from pinsandbox.tastegraph import TasteGraphConfig
-        from pinsandbox.tastegraph.api import fit
-        from pinsandbox.tastegraph.lightgcn import GNNConfig
-
-        taste, split = fit(sb, config=TasteGraphConfig(gnn=GNNConfig(dim=16, epochs=2)))
-        taste.save(sb, inputs=[split.catalog.artifact_id])  # the snapshot the server starts from
+        run_tastegraph(sb, TasteGraphStageConfig(model=TasteGraphConfig(gnn=GNNConfig(dim=16, epochs=2))),
+                       progress=False)  # the snapshot the server starts from
     finally:
         os.environ["PINSANDBOX_ROOT"] = before or ""
     _WORLD["root"] = root / "world"

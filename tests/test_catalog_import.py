@@ -9,7 +9,15 @@ from PIL import Image
 
 import pinsandbox
 import pinsandbox.cli
-from pinsandbox.catalog import export_catalog, generate_pinworld, import_catalog, load_catalog, load_ground_truth
+from pinsandbox.catalog import (
+    CatalogConfig,
+    export_catalog,
+    generate_pinworld,
+    import_catalog,
+    load_catalog,
+    load_ground_truth,
+    run_catalog,
+)
 from pinsandbox.errors import InvalidInput, NotFound
 
 
@@ -54,6 +62,31 @@ def test_import_keeps_ids_metadata_and_parses_every_timestamp_form(sandbox, good
     assert cat.cutoff == cat.events["ts"].quantile(0.8)
     with pytest.raises(NotFound, match="ground truth exists only for generated Pinworld"):
         load_ground_truth(sandbox)
+
+
+def test_run_catalog_imports_files_and_its_config_reruns_the_same_import(sandbox, good):
+    config = CatalogConfig(source="import", pins=good / "pins.csv", events=good / "events.csv",
+                           boards=good / "boards.csv", images=good / "img")
+    first = run_catalog(sandbox, config, progress=False)
+    assert first.truth is None and first.catalog.artifact_id.startswith("catalog/imported@")
+    assert first.artifacts == {"catalog": first.catalog.artifact_id}
+    m = first.metrics
+    assert (m["catalog.pins"], m["catalog.pinners"], m["catalog.boards"], m["catalog.events"]) == (3, 2, 1, 5)
+    assert m["catalog.train_events"] + m["catalog.test_events"] == 5 and m["catalog.actions.save"] == 1
+    assert not any("titles_naming" in k or "gold" in k for k in m)  # those need Pinworld's ground truth
+    saved = sandbox.artifacts.read("catalog", "imported").config()
+    assert saved == config and saved.pins == str(good / "pins.csv")  # paths saved as text
+    again = run_catalog(pinsandbox.create("bob"), saved, progress=False)
+    assert again.metrics == first.metrics
+    pd.testing.assert_frame_equal(again.catalog.events, first.catalog.events)
+
+
+def test_run_catalog_refuses_a_bad_import_with_rows_named_and_nothing_written(sandbox, good):
+    pd.read_csv(good / "events.csv").assign(action="like").to_csv(good / "events.csv", index=False)
+    with pytest.raises(InvalidInput, match=r"unknown action 'like' at rows 1, 2, 3, 4, 5"):
+        run_catalog(sandbox, CatalogConfig(source="import", pins=str(good / "pins.csv"), events=str(good / "events.csv")),
+                    progress=False)
+    _nothing_written(sandbox)
 
 
 def test_text_only_parquet_catalog_without_boards(sandbox, tmp_path):

@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 import pinsandbox
-from pinsandbox.catalog import generate_pinworld, load_catalog, load_ground_truth
+from pinsandbox.catalog import (
+    CatalogConfig,
+    CatalogResult,
+    generate_pinworld,
+    load_catalog,
+    load_ground_truth,
+    run_catalog,
+)
 from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.schema import ACTIONS
 
@@ -25,8 +32,9 @@ def _digests(sb) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """One small Pinworld shared by the read-only tests below (generated once: keeps the suite fast)."""
+def pinworld(tmp_path_factory):
+    """One small Pinworld (600 pins with images) shared by the read-only tests below (generated once: keeps the
+    suite fast; conftest's tiny `world` has no images and too few pins for the statistical checks here)."""
     import os
 
     root = tmp_path_factory.mktemp("pinworld-root")
@@ -58,8 +66,8 @@ def test_same_seed_gives_byte_identical_tables_and_images(sandbox):
         assert differs[f"pinworld/{table}.parquet"] != first[f"pinworld/{table}.parquet"]
 
 
-def test_catalog_follows_the_contract(world):
-    _, cat, _ = world
+def test_catalog_follows_the_contract(pinworld):
+    _, cat, _ = pinworld
     assert cat.artifact_id.startswith("catalog/pinworld@")
     assert list(cat.pins.columns[:4]) == ["pin_id", "title", "description", "image"]
     assert {"category", "palette", "price", "merchant"} <= set(cat.pins.columns)
@@ -76,8 +84,8 @@ def test_catalog_follows_the_contract(world):
     assert train["ts"].max() < cat.cutoff <= test["ts"].min()
 
 
-def test_ground_truth_and_gold_sets_are_consistent(world):
-    _, cat, gt = world
+def test_ground_truth_and_gold_sets_are_consistent(pinworld):
+    _, cat, gt = pinworld
     styles = gt.pin_styles.set_index("pin_id")
     assert len(styles) == len(cat.pins) and styles["category"].equals(cat.pins.set_index("pin_id")["category"])
     engaged = cat.test_events()[cat.test_events()["action"] != "impression"]
@@ -115,8 +123,8 @@ def test_ground_truth_and_gold_sets_are_consistent(world):
             assert matches(text, own) and not matches(text, other), (split, text)
 
 
-def test_world_has_drift_multi_interest_skew_new_pins_and_a_funnel(world):
-    _, cat, gt = world
+def test_world_has_drift_multi_interest_skew_new_pins_and_a_funnel(pinworld):
+    _, cat, gt = pinworld
     interests = gt.pinner_interests
     per_pinner_styles = interests.groupby("pinner_id")["style"].nunique()
     assert (per_pinner_styles > 1).mean() > 0.3  # multi-interest and drifting pinners
@@ -137,9 +145,9 @@ def test_world_has_drift_multi_interest_skew_new_pins_and_a_funnel(world):
     assert cat.events.loc[cat.events["action"] == "merchant_click", "pin_id"].isin(shoppable).all()
 
 
-def test_engagement_follows_the_current_not_the_old_taste(world):
+def test_engagement_follows_the_current_not_the_old_taste(pinworld):
     """For drifting pinners, engagement with the new style rises after the drift and the old one falls."""
-    _, cat, gt = world
+    _, cat, gt = pinworld
     it = gt.pinner_interests
     late = it[it["from_ts"] > it["from_ts"].min()]
     old = it.merge(late[["pinner_id", "category", "from_ts"]], left_on=["pinner_id", "category", "to_ts"],
@@ -169,6 +177,41 @@ def test_bad_sizes_and_options_are_refused_before_anything_is_written(sandbox):
         load_catalog(sandbox)
 
 
+def test_run_catalog_publishes_its_config_and_reruns_from_it_to_the_same_catalog_and_metrics(sandbox):
+    """The stage's entry point: the config travels with both artifacts, and rerunning with it reproduces them."""
+    config = CatalogConfig(seed=5, render_images=False, n_navigator_requests=40, **SMALL)
+    first = run_catalog(sandbox, config, progress=False)
+    assert isinstance(first, CatalogResult) and first.stage == "catalog" and first.config == config
+    assert first.artifacts == {"catalog": first.catalog.artifact_id, "truth": first.truth.artifact_id}
+    for name in ("pinworld", "pinworld-truth"):
+        assert sandbox.artifacts.read("catalog", name).config() == config
+    m = first.metrics
+    assert m["catalog.pins"] == 300 and 0 < m["catalog.pinners"] <= 80 and m["catalog.boards"] > 0
+    assert m["catalog.events"] == m["catalog.train_events"] + m["catalog.test_events"] == len(first.catalog.events)
+    assert sum(v for k, v in m.items() if k.startswith("catalog.actions.")) == m["catalog.events"]
+    assert m["catalog.navigator_requests.test"] + m["catalog.navigator_requests.train"] == 40
+    assert 0.2 < m["catalog.titles_naming_true_style"] < 0.4 and m["catalog.gold_item_pairs"] > 0
+
+    saved = sandbox.artifacts.read("catalog", "pinworld").config()
+    again = run_catalog(pinsandbox.create("bob"), saved, progress=False)
+    assert again.metrics == first.metrics
+    assert _digests(pinsandbox.open_sandbox("bob")) == _digests(sandbox)
+
+
+def test_bad_catalog_configs_are_refused_before_anything_is_written(sandbox):
+    with pytest.raises(InvalidInput, match="source must be one of pinworld, import, not 'csv'"):
+        run_catalog(sandbox, CatalogConfig(source="csv"))
+    with pytest.raises(InvalidInput, match="pins are for source='import'"):
+        run_catalog(sandbox, CatalogConfig(pins="pins.csv"))
+    with pytest.raises(InvalidInput, match="source='import' needs an events file"):
+        run_catalog(sandbox, CatalogConfig(source="import", pins="pins.csv"))
+    with pytest.raises(InvalidInput, match="at least 50 pins"):
+        run_catalog(sandbox, CatalogConfig(n_pins=5))
+    with pytest.raises(InvalidInput, match="n_pins, seed are Pinworld settings, for source='pinworld'"):
+        run_catalog(sandbox, CatalogConfig(source="import", pins="pins.csv", events="events.csv", n_pins=100, seed=2))
+    assert not (sandbox.root / "catalog").exists() and not list((sandbox.root / "artifacts").rglob("*"))
+
+
 def test_text_only_generation_for_scale_runs(sandbox):
     cat = generate_pinworld(sandbox, render_images=False, progress=False, n_events=5000, **SMALL)
     assert cat.pins["image"].isna().all() and not any(cat.images_dir.iterdir())
@@ -177,13 +220,13 @@ def test_text_only_generation_for_scale_runs(sandbox):
 
 
 @pytest.fixture(scope="module")
-def pin_features(world):
+def pin_features(pinworld):
     """Per pin, from training data only: co-engagement (SVD of pin × pinner engagements) and MiniLM title vectors."""
     import scipy.sparse as sp
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
-    _, cat, _ = world
+    _, cat, _ = pinworld
     ev = cat.train_events()
     ev = ev[ev["action"] != "impression"]
     pin_row = pd.Series(np.arange(len(cat.pins)), index=cat.pins["pin_id"])
@@ -195,12 +238,12 @@ def pin_features(world):
     return pin_row, engaged, coeng, _minilm(cat.pins["title"].tolist())
 
 
-def test_latent_style_is_recoverable_from_engagement_far_better_than_from_titles(world, pin_features):
+def test_latent_style_is_recoverable_from_engagement_far_better_than_from_titles(pinworld, pin_features):
     """A linear classifier on co-engagement beats one on MiniLM title embeddings by a wide margin."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
 
-    _, cat, gt = world
+    _, cat, gt = pinworld
     pin_row, engaged, coeng, titles = pin_features
     y = gt.pin_styles.set_index("pin_id").loc[cat.pins["pin_id"], "style"].to_numpy()
 
@@ -213,9 +256,9 @@ def test_latent_style_is_recoverable_from_engagement_far_better_than_from_titles
     assert acc_titles > 1 / 8  # titles do carry *some* signal: the style is named in some of them
 
 
-def test_held_out_co_engagement_pairs_are_found_from_engagement_not_from_titles(world, pin_features):
+def test_held_out_co_engagement_pairs_are_found_from_engagement_not_from_titles(pinworld, pin_features):
     """Item-to-item hit-rate@10 on the gold pairs: what engagement-trained embeddings can gain over MiniLM."""
-    _, _, gt = world
+    _, _, gt = pinworld
     pin_row, _, coeng, titles = pin_features
     q = pin_row[gt.gold_item_pairs["query_pin_id"]].to_numpy()
     target = pin_row[gt.gold_item_pairs["target_pin_id"]].to_numpy()
@@ -253,13 +296,13 @@ def _minilm(texts):
     return normalize(np.concatenate(out))
 
 
-def test_views_summarise_what_the_notebook_shows(world):
+def test_views_summarise_what_the_notebook_shows(pinworld):
     import matplotlib
 
     matplotlib.use("Agg")
     from pinsandbox.catalog import views
 
-    _, cat, gt = world
+    _, cat, gt = pinworld
     summary = views.catalog_summary(cat)
     assert summary["events"] == len(cat.events) == summary["train_events"] + summary["test_events"]
     assert sum(summary["actions"].values()) == len(cat.events)

@@ -87,3 +87,13 @@ def test_metric_keys_follow_one_convention():
             check_metric_key(bad)
     with pytest.raises(InvalidInput):
         StageResult(stage="serving", config=None, metrics={"p99_ms": 3})
+
+
+@dataclass
+class WithOptional:
+    inner: Inner | None = None
+
+
+def test_optional_nested_config_round_trips():
+    for cfg in (WithOptional(Inner(2, (3,))), WithOptional(None)):
+        assert config_from_dict(WithOptional, config_to_dict(cfg)) == cfg

@@ -8,11 +8,13 @@ import pytest
 
 import pinsandbox.cli
 from pinsandbox.embeddings import (
+    KINDS,
     EmbeddingsConfig,
+    EmbeddingsResult,
     TrainConfig,
-    fit_and_publish,
     load_encoder,
     load_vectors,
+    run_embeddings,
     similar_pins,
 )
 from pinsandbox.embeddings.encoder import EncoderConfig, PinEncoder
@@ -21,6 +23,7 @@ from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, load_imag
 from pinsandbox.embeddings.index import PinIndex, check_vectors
 from pinsandbox.embeddings.pairs import coengagement_pairs
 from pinsandbox.errors import InvalidInput
+from pinsandbox.stages import StageResult
 
 TINY = EmbeddingsConfig(dim=32, train=TrainConfig(clip_steps=3, steps=8, batch_size=32, n_negatives=32), shard_size=50)
 
@@ -72,11 +75,16 @@ def test_fit_from_the_cli_writes_both_vector_sets_indexes_and_metrics(pinworld, 
     history = pd.read_parquet(sandbox.artifacts.read("embeddings", "encoder").file("loss_history.parquet"))
     assert history.groupby("phase").size().to_dict() == {"clip": 3, "engagement": 8}
 
-    # The published checkpoint loads and reproduces the precomputed vectors.
+    assert result["metrics"]["embeddings.hit_rate@10.proprietary"] == result["item_to_item"]["proprietary"]["hit_rate@10"]
+
+    # The published checkpoint loads, with the config it was trained with, and reproduces the precomputed vectors.
     from pinsandbox.embeddings.pipeline import prepare
 
-    features = prepare(sandbox, EmbeddingsConfig(), progress=False).features
-    again = load_encoder(sandbox).embed(features)
+    encoder = load_encoder(sandbox)
+    assert encoder.embeddings_config == sandbox.artifacts.read("embeddings", "encoder").config()
+    assert encoder.embeddings_config.dim == 32 and encoder.embeddings_config.train.steps == 8
+    features = prepare(sandbox, encoder.embeddings_config, progress=False).features
+    again = encoder.embed(features)
     assert np.allclose(again, load_vectors("proprietary", sandbox).vectors, atol=1e-5)
 
     # Similar pins from Python and from the CLI: k results, never the pin itself, best first.
@@ -245,14 +253,49 @@ def test_catalog_without_engagement_is_refused_and_nothing_is_written(sandbox):
     events = pd.DataFrame({"pinner_id": ["u"] * 6, "pin_id": list("abcabc"), "action": ["impression"] * 6, "ts": ts})
     import_catalog(sandbox, pins, events, progress=False)
     with pytest.raises(InvalidInput, match="has no engagement .* before its cutoff"):
-        fit_and_publish(sandbox, TINY, progress=False)
+        run_embeddings(sandbox, TINY, progress=False)
     assert not sandbox.artifacts.exists("embeddings", "encoder")
     assert not sandbox.artifacts.exists("embeddings", "proprietary")
 
 
-def test_unknown_or_oversized_ann_index_is_refused_before_training(pinworld, sandbox):
+def test_unknown_or_oversized_ann_index_is_refused_before_training(pinworld, sandbox, monkeypatch):
+    """What `-p ann ivf` on a small catalog does in notebook 01 (which only calls run_embeddings): fail first."""
+    from pinsandbox.embeddings import features, pipeline
+
+    def never(*args, **kwargs):
+        raise AssertionError("features were built or training started before the checks")
+
+    monkeypatch.setattr(pipeline, "fit_encoder", never)
+    monkeypatch.setattr(pipeline, "build_features", never)
+    monkeypatch.setattr(features, "encode_texts", never)
     with pytest.raises(InvalidInput, match="unknown ANN index 'annoy'"):
-        fit_and_publish(sandbox, EmbeddingsConfig(ann="annoy", dim=32, train=TINY.train), progress=False)
+        run_embeddings(sandbox, EmbeddingsConfig(ann="annoy", dim=32, train=TINY.train), progress=False)
     with pytest.raises(InvalidInput, match=r"IVF with 43 lists needs at least 1677 vectors, got 120: use ann='hnsw'"):
-        fit_and_publish(sandbox, EmbeddingsConfig(ann="ivf", dim=32, train=TINY.train), progress=False)
+        run_embeddings(sandbox, EmbeddingsConfig(ann="ivf", dim=32, train=TINY.train), progress=False)
+    with pytest.raises(InvalidInput, match=r"train.steps must be at least 0, got -1.*unknown engine 'spark'"):
+        run_embeddings(sandbox, EmbeddingsConfig(engine="spark", dim=32, train=TrainConfig(steps=-1)), progress=False)
     assert not sandbox.artifacts.exists("embeddings", "encoder")
+
+
+def test_config_travels_with_every_artifact_and_a_rerun_from_it_gives_the_same_metrics(world):
+    """Issue #14: run the stage, read its config back from the artifact, rerun with it: the same numbers."""
+    first = run_embeddings(world, TINY, progress=False)
+    assert isinstance(first, EmbeddingsResult) and isinstance(first, StageResult) and first.stage == "embeddings"
+    assert first.artifacts == {"encoder": first.encoder_id, **first.vector_ids}
+    for name in ("encoder", *KINDS):
+        art = world.artifacts.read("embeddings", name)
+        assert art.id == first.artifacts[name] and art.config() == TINY
+    m = first.metrics
+    for kind in KINDS:
+        assert 0 <= m[f"embeddings.hit_rate@10.{kind}"] <= 1 and 0 < m[f"embeddings.mrr.{kind}"] <= 1
+        assert 0.9 <= m[f"embeddings.ann_recall@10.{kind}"] <= 1
+        assert 0 < m[f"embeddings.style_probe_accuracy.{kind}"] <= 1
+    lift = m["embeddings.hit_rate@10.proprietary"] / m["embeddings.hit_rate@10.off-the-shelf"] - 1
+    assert m["embeddings.hit_rate@10_lift"] == pytest.approx(lift) and m["embeddings.precompute_pins_per_s"] > 0
+
+    saved = world.artifacts.read("embeddings", "encoder").config()
+    again = run_embeddings(world, saved, progress=False)
+    timing = "embeddings.precompute_pins_per_s"  # a throughput: the one figure that may differ
+    assert {k: v for k, v in again.metrics.items() if k != timing} == {k: v for k, v in m.items() if k != timing}
+    assert again.history["loss"].tolist() == first.history["loss"].tolist()
+    assert np.array_equal(load_vectors("proprietary", world).vectors, first.vectors["proprietary"].vectors)

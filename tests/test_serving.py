@@ -217,6 +217,30 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
             assert not saved & {p["pin_id"] for p in feed.json()["pins"]}
 
 
+def test_run_serving_measures_the_real_server_under_a_bounded_load(world):
+    """The stage entry point: start, wait warm, a tiny load (3 clients, 2 s), stop; serving.* metrics and the
+    published load test carry what a user checks."""
+    from pinsandbox.errors import InvalidInput
+    from pinsandbox.serving import ServingStageConfig, run_serving
+
+    config = ServingStageConfig(clients=3, seconds=2, think_ms=20, seed=0)
+    result = run_serving(world, config, progress=False)
+    m = result.metrics
+    assert m["serving.errors"] == 0 and m["serving.qps"] > 0 and m["serving.startup_s"] > 0
+    assert 0 < m["serving.homefeed_p50_ms"] <= m["serving.homefeed_p99_ms"]
+    assert "homefeed" in result.table.index and set(result.table.index) <= {"homefeed", "similar", "events", "navigator"}
+    assert len(result.samples) == m["serving.requests"] == result.table["requests"].sum()
+    assert result.samples["ok"].all()
+    # the server started from the published snapshot, on the vectors that snapshot was fitted with
+    assert result.health["warm"] and result.health["taste_graph"].startswith("tastegraph/taste-graph@")
+    assert result.health["vectors"].startswith("embeddings/proprietary@")
+    art = world.artifacts.read("serving", "load-test")
+    assert result.artifacts == {"load-test": art.id} and art.config() == config
+    assert result.health["taste_graph"] in art.manifest["inputs"]
+    with pytest.raises(InvalidInput, match="clients must be at least 1"):
+        run_serving(world, ServingStageConfig(clients=0), progress=False)
+
+
 def test_serve_cli_refuses_bad_port_and_unknown_sandbox(world, capsys):
     import pinsandbox.cli
 

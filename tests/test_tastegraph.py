@@ -260,6 +260,7 @@ def test_save_and_load_recommend_the_same(sandbox, fitted):
     art_id = m.save(sandbox)
     assert art_id.startswith("tastegraph/taste-graph@")
     loaded = TasteGraph.load(sandbox)
+    assert loaded.config == m.config == sandbox.artifacts.read("tastegraph", "taste-graph").config()  # config.json
     for p in list(m.states)[:10]:
         assert loaded.recommend(p, 10) == m.recommend(p, 10)
     assert loaded.reconcile()["events"] == 1

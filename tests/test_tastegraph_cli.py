@@ -1,4 +1,7 @@
-"""`pinsandbox recommend` and `pinsandbox.tastegraph.recommend` on an imported, text-only catalog."""
+"""The stage entry point `run_tastegraph` (on the shared tiny Pinworld), `pinsandbox tastegraph`, and
+`pinsandbox recommend` / `pinsandbox.tastegraph.recommend` on an imported, text-only catalog."""
+
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -56,3 +59,56 @@ def test_cli_writes_csv_and_refuses_bad_arguments(imported, cli, tmp_path, capsy
 def test_k_must_be_positive(imported):
     with pytest.raises(InvalidInput, match="k must be at least 1"):
         recommend(imported, k=0)
+
+
+# -- the stage entry point ----------------------------------------------------------------------------
+HEADLINE = ("tastegraph.ndcg@10.tastegraph", "tastegraph.ndcg@10.ease", "tastegraph.ndcg@10.best_baseline",
+            "tastegraph.ndcg@10.batch", "tastegraph.ndcg@10.realtime", "tastegraph.drift_new_style_share",
+            "tastegraph.drift_old_style_share")
+
+
+def test_snapshot_carries_its_config_and_a_refit_with_it_scores_the_same(world):
+    from pinsandbox.tastegraph import TasteGraph, TasteGraphStageConfig, run_tastegraph
+
+    config = TasteGraphStageConfig(k=10, first_n=2, model=TasteGraphConfig(gnn=GNNConfig(dim=8, epochs=2, seed=0)))
+    first = run_tastegraph(world, config, progress=False)
+    art = world.artifacts.read("tastegraph", "taste-graph")
+    assert first.artifacts == {"taste-graph": art.id} and art.manifest["inputs"][0] == first.split.catalog.artifact_id
+    saved = art.config()
+    assert saved == config.model and isinstance(saved.gnn, GNNConfig)  # the nested, optional config comes back typed
+    assert TasteGraph.load(world).config == saved  # the loader reads it from the artifact too
+
+    again = run_tastegraph(world, replace(config, model=saved), progress=False)
+    timing = "tastegraph.fit_s."
+    assert {k: v for k, v in first.metrics.items() if not k.startswith(timing)} == {
+        k: v for k, v in again.metrics.items() if not k.startswith(timing)}
+    for key in HEADLINE:
+        assert 0 <= first.metrics[key] <= 1, key
+    assert list(first.table.index[:4]) == ["popularity", "itemknn", "ease", "tastegraph"]
+    assert first.metrics["tastegraph.ndcg@10.tastegraph"] > first.metrics["tastegraph.ndcg@10.popularity"]
+    assert first.metrics["tastegraph.realtime_events_fed"] > 0 and first.drift is not None
+
+
+def test_stage_refuses_bad_input_before_training_and_publishes_nothing(world):
+    from pinsandbox.tastegraph import TasteGraphStageConfig, run_tastegraph
+
+    before = world.artifacts.current_id("tastegraph", "taste-graph")
+    with pytest.raises(InvalidInput, match="no pinner has more than 100000 engagements"):
+        run_tastegraph(world, TasteGraphStageConfig(first_n=100_000), progress=False)
+    with pytest.raises(InvalidInput, match="k must be at least 1"):
+        run_tastegraph(world, TasteGraphStageConfig(k=0), progress=False)
+    with pytest.raises(InvalidInput, match="vectors 'clip' is unknown"):
+        run_tastegraph(world, TasteGraphStageConfig(vectors="clip"), progress=False)
+    assert world.artifacts.current_id("tastegraph", "taste-graph") == before
+
+
+def test_tastegraph_cli_runs_the_stage_on_a_text_only_catalog(imported, cli, capsys):
+    import json
+
+    assert cli(["tastegraph", "--sandbox", "alice", "--before", "2026-02-15T00:00Z", "--first-n", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["artifacts"]["taste-graph"].startswith("tastegraph/taste-graph@")
+    assert 0 <= out["metrics"]["tastegraph.ndcg@10.tastegraph"] <= 1
+    assert "tastegraph.drift_new_style_share" not in out["metrics"]  # no ground truth for an imported catalog
+    assert cli(["tastegraph", "--sandbox", "alice", "--k", "0"]) == 2
+    assert "k must be at least 1" in capsys.readouterr().err

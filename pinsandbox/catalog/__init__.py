@@ -1,7 +1,10 @@
 """The catalog stage: the generated Pinworld demo catalog (with hidden ground truth), or a user's own.
 
-    generate_pinworld(sandbox, n_pins, n_pinners, seed, ...)        -> Catalog  (also writes the ground truth)
-    import_catalog(sandbox, pins, events, boards=None, images=None) -> Catalog
+    run_catalog(sandbox, CatalogConfig(...))                         -> CatalogResult (the stage's entry point)
+        CatalogConfig(source="pinworld", n_pins=..., n_pinners=..., seed=..., …any PinworldConfig field)
+        CatalogConfig(source="import", pins="pins.csv", events="events.csv", boards=None, images=None)
+    generate_pinworld(sandbox, n_pins, n_pinners, seed, ...)        -> Catalog  (lower level; also writes the ground truth)
+    import_catalog(sandbox, pins, events, boards=None, images=None) -> Catalog  (lower level; DataFrames too)
     export_catalog(sandbox, out_dir)                                -> folder in the import format
     load_catalog(sandbox=None)                                      -> Catalog
     load_ground_truth(sandbox=None)                                 -> GroundTruth (Pinworld only)
@@ -13,7 +16,9 @@ from pinsandbox.lazy import lazy_exports
 
 _EXPORTS = {
     "Catalog": "load", "GroundTruth": "load", "load_catalog": "load", "load_ground_truth": "load",
-    "PinworldConfig": "pinworld", "build_pinworld": "pinworld", "generate_pinworld": "pinworld",
+    "CatalogConfig": "config", "PinworldConfig": "config",
+    "CatalogResult": "stage", "catalog_metrics": "stage", "run_catalog": "stage",
+    "build_pinworld": "pinworld", "generate_pinworld": "pinworld",
     "export_catalog": "importer", "import_catalog": "importer", "validate_catalog": "importer",
     "catalog_summary": "views",
 }

@@ -40,18 +40,20 @@ def register(sub) -> None:
 
 
 def _pinworld(args):
-    from pinsandbox.catalog import generate_pinworld
+    from pinsandbox.catalog import CatalogConfig, run_catalog
 
-    catalog = generate_pinworld(args.sandbox, args.pins, args.pinners, args.seed, days=args.days, n_events=args.events,
-                                image_size=args.image_size, render_images=not args.no_images)
-    print(f"generated {catalog!r}")
+    config = CatalogConfig(source="pinworld", n_pins=args.pins, n_pinners=args.pinners, seed=args.seed, days=args.days,
+                           n_events=args.events, image_size=args.image_size, render_images=not args.no_images)
+    result = run_catalog(args.sandbox, config)
+    print(f"generated {result.catalog!r}")
 
 
 def _import(args):
-    from pinsandbox.catalog import import_catalog
+    from pinsandbox.catalog import CatalogConfig, run_catalog
 
-    catalog = import_catalog(args.sandbox, args.pins, args.events, args.boards, args.images)
-    print(f"imported {catalog!r}")
+    config = CatalogConfig(source="import", pins=args.pins, events=args.events, boards=args.boards, images=args.images)
+    result = run_catalog(args.sandbox, config)
+    print(f"imported {result.catalog!r}")
 
 
 def _export(args):

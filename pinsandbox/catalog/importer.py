@@ -230,13 +230,17 @@ EVENT_SCHEMA = pa.schema([("pinner_id", pa.string()), ("pin_id", pa.string()), (
 BOARD_SCHEMA = pa.schema([("board_id", pa.string()), ("pinner_id", pa.string()), ("name", pa.string())])
 
 
-def import_catalog(sandbox=None, pins=None, events=None, boards=None, images=None, *, progress: bool = True) -> Catalog:
+def import_catalog(sandbox=None, pins=None, events=None, boards=None, images=None, *, progress: bool = True,
+                   config=None) -> Catalog:
     """Validate and publish a user's catalog as `catalog/imported` (the sandbox's catalog from then on).
 
+    The lower-level call under `run_catalog(sb, CatalogConfig(source="import", pins=..., events=...))`.
     `pins`, `events`, `boards`: paths to CSV/Parquet files or DataFrames; `images`: the folder the pins'
     `image` column is relative to (optional: text-only catalogs are first-class). Raises InvalidInput listing
-    every problem, with row numbers, and writes nothing unless all checks pass.
+    every problem, with row numbers, and writes nothing unless all checks pass. `config`: the CatalogConfig
+    saved with the artifact (default: one naming these files; DataFrames passed from Python appear as None).
     """
+    from pinsandbox.catalog.config import CatalogConfig
     from pinsandbox.sandbox import resolve
 
     if pins is None or events is None:
@@ -249,9 +253,10 @@ def import_catalog(sandbox=None, pins=None, events=None, boards=None, images=Non
     # where it came from (file paths; None for DataFrames passed from Python)
     params = {k: None if v is None or isinstance(v, pd.DataFrame) else str(v)
               for k, v in {"pins": pins, "events": events, "boards": boards, "images": images}.items()}
+    config = config or CatalogConfig(source="import", **params)
     info = {"source": "imported", "start": ts.min().isoformat(), "end": ts.max().isoformat(),
             "cutoff": cutoff.isoformat(), "files": params}
-    with sb.artifacts.write("catalog", "imported", params=params, link_at="catalog") as w:
+    with sb.artifacts.write("catalog", "imported", config=config, link_at="catalog") as w:
         write_table(pa.Table.from_pandas(pins_df, preserve_index=False), w.path / "pins.parquet")
         write_table(pa.Table.from_pandas(events_df, schema=EVENT_SCHEMA, preserve_index=False), w.path / "events.parquet")
         write_table(pa.Table.from_pandas(boards_df.astype(object), schema=BOARD_SCHEMA, preserve_index=False), w.path / "boards.parquet")

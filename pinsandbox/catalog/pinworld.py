@@ -33,48 +33,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pinsandbox.catalog import vocab
+from pinsandbox.catalog.config import PinworldConfig
 from pinsandbox.errors import InvalidInput
 from pinsandbox.schema import ACTIONS
 
 IMPRESSION, CLOSEUP, CLICK, SAVE, MERCHANT_CLICK = range(5)  # positions in ACTIONS
 DAY_US = 86_400 * 1_000_000
-
-
-@dataclass
-class PinworldConfig:
-    n_pins: int = 3000
-    n_pinners: int = 800
-    days: int = 90
-    seed: int = 0
-    start: str = "2025-01-06"
-    cutoff_fraction: float = 0.8  # train on events before start + cutoff_fraction × days
-    sessions_per_day: float = 0.3  # mean sessions per pinner per day (activity is heavy-tailed around it)
-    n_events: int | None = None  # if set, sessions_per_day is chosen to give about this many events
-    impressions_per_session: float = 6.0
-    style_in_title: float = 0.3  # share of titles that name the pin's true style (through a synonym)
-    wrong_style_in_title: float = 0.08  # share that name a different style (noise)
-    look_fidelity: float = 0.5  # chance each visual attribute (palette, pattern, silhouette) follows the style
-    shoppable: float = 0.45  # share of pins with a merchant
-    new_pin_fraction: float = 0.35  # pins published during the window rather than before it
-    drift_fraction: float = 0.3  # pinners whose taste moves to a new style during the window
-    session_focus: float = 0.55  # impressions from the session's style × category …
-    fresh: float = 0.1  # … from the same cell but published in the last `fresh_days` (feeds favour fresh pins) …
-    fresh_days: int = 14
-    lateral: float = 0.1  # … from the same style, another category; the rest from the global popular feed
-    n_navigator_requests: int = 800  # drawn last from the rng: more requests leave every other table byte-identical
-    image_size: int = 128
-    render_images: bool = True
-
-    def validate(self) -> PinworldConfig:
-        if self.n_pins < 50 or self.n_pinners < 10:
-            raise InvalidInput(f"Pinworld needs at least 50 pins and 10 pinners (got {self.n_pins} pins, {self.n_pinners} pinners)")
-        if not 64 <= self.image_size <= 224:
-            raise InvalidInput(f"image_size must be between 64 and 224 pixels (got {self.image_size})")
-        if self.days < 7:
-            raise InvalidInput(f"days must be at least 7 (got {self.days})")
-        if not 0.1 <= self.cutoff_fraction <= 0.95:
-            raise InvalidInput(f"cutoff_fraction must be between 0.1 and 0.95 (got {self.cutoff_fraction})")
-        return self
 
 
 @dataclass
@@ -512,38 +476,47 @@ def write_table(table: pa.Table, path) -> None:
 def generate_pinworld(sandbox=None, n_pins: int = 3000, n_pinners: int = 800, seed: int = 0, *, progress: bool = True, **options):
     """Generate Pinworld into `sandbox` (name, Sandbox or None for the current one) and make it the catalog.
 
-    Publishes two artifacts: `catalog/pinworld` (pins, events, boards, images — linked as the sandbox's
-    `catalog`) and `catalog/pinworld-truth` (each pin's style, each pinner's interests over time, gold sets).
+    The lower-level call under `run_catalog(sb, CatalogConfig(n_pins=..., seed=...))`, which also
+    returns the ground truth and the stage's metrics. Publishes two artifacts: `catalog/pinworld` (pins,
+    events, boards, images — linked as the sandbox's `catalog`) and `catalog/pinworld-truth` (each pin's
+    style, each pinner's interests over time, gold sets), both with the config that made them.
     `options` are any other `PinworldConfig` fields (days, image_size, render_images=False for scale runs, …).
     Returns the loaded `Catalog`.
     """
+    from pinsandbox.catalog.config import CatalogConfig
     from pinsandbox.catalog.load import load_catalog
     from pinsandbox.sandbox import resolve
 
-    unknown = set(options) - set(PinworldConfig.__dataclass_fields__)
-    if unknown:
-        raise InvalidInput(f"unknown Pinworld option(s) {', '.join(sorted(unknown))}: use fields of PinworldConfig")
+    cfg = PinworldConfig.with_options(n_pins=n_pins, n_pinners=n_pinners, seed=seed, **options)
     sb = resolve(sandbox)
-    cfg = PinworldConfig(n_pins=n_pins, n_pinners=n_pinners, seed=seed, **options).validate()
-    publish_pinworld(sb, build_pinworld(cfg, progress=progress), progress=progress)
+    cfg.validate()
+    publish_pinworld(sb, build_pinworld(cfg, progress=progress), config=CatalogConfig.from_pinworld(cfg),
+                     progress=progress)
     return load_catalog(sb)
 
 
-def publish_pinworld(sb, tables: PinworldTables, *, progress: bool = True) -> None:
-    """Write built tables (and render the images, streaming) as the `catalog/pinworld` + `pinworld-truth` artifacts."""
+def publish_pinworld(sb, tables: PinworldTables, *, config=None, progress: bool = True) -> None:
+    """Write built tables (and render the images, streaming) as the `catalog/pinworld` + `pinworld-truth` artifacts.
+
+    `config`: the `CatalogConfig` saved with both (default: the one whose `pinworld` built `tables`)."""
+    from pinsandbox.catalog.config import CatalogConfig
     from pinsandbox.catalog.load import CATALOG_INFO, TRUTH_NAME
     from pinsandbox.catalog.render import render_pin_images
+    from pinsandbox.config import config_from_dict
 
-    params = tables.info["config"]
-    with sb.artifacts.write("catalog", "pinworld", params=params, link_at="catalog") as w:
+    made = tables.info["config"]
+    config = config or CatalogConfig.from_pinworld(config_from_dict(PinworldConfig, made))
+    if asdict(config.pinworld) != made:
+        raise InvalidInput("the CatalogConfig given does not hold the PinworldConfig these tables were built with")
+    with sb.artifacts.write("catalog", "pinworld", config=config, link_at="catalog") as w:
         write_table(tables.pins, w.path / "pins.parquet")
         write_table(tables.events, w.path / "events.parquet")
         write_table(tables.boards, w.path / "boards.parquet")
         (w.path / CATALOG_INFO).write_text(json.dumps(tables.info, indent=1, sort_keys=True))
         (w.path / "images").mkdir()
-        if params["render_images"]:
-            render_pin_images(w.path / "images", tables.render, params["image_size"], progress=progress)
+        if made["render_images"]:
+            render_pin_images(w.path / "images", tables.render, made["image_size"], progress=progress)
     catalog_id = sb.artifacts.current_id("catalog", "pinworld")
-    with sb.artifacts.write("catalog", TRUTH_NAME, params=params, inputs=[catalog_id]) as w:
+    with sb.artifacts.write("catalog", TRUTH_NAME, config=config, inputs=[catalog_id]) as w:
         for name in ("pin_styles", "pinner_interests", "gold_homefeed", "gold_item_pairs", "gold_navigator"):
             write_table(getattr(tables, name), w.path / f"{name}.parquet")

@@ -31,7 +31,7 @@ def register(sub) -> None:
 
 
 def _fit(args):
-    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, fit_and_publish
+    from pinsandbox.embeddings import EmbeddingsConfig, TrainConfig, run_embeddings
 
     train = TrainConfig(seed=args.seed)
     if args.steps is not None:
@@ -39,9 +39,10 @@ def _fit(args):
     if args.clip_steps is not None:
         train.clip_steps = args.clip_steps
     config = EmbeddingsConfig(dim=args.dim, engine=args.engine, ann=args.ann, seed=args.seed, train=train)
-    r = fit_and_publish(args.sandbox, config)
+    r = run_embeddings(args.sandbox, config)
     print_json({"encoder": r.encoder_id, "vectors": r.vector_ids, "precompute": r.precompute,
-                "ann_recall@10": r.ann_recall, "item_to_item": r.evaluation, "style_probe": r.style_probe})
+                f"ann_recall@{config.k}": r.ann_recall, "item_to_item": r.evaluation, "style_probe": r.style_probe,
+                "metrics": r.metrics})
 
 
 def _similar(args):

@@ -1,8 +1,18 @@
-"""Configuration of the embeddings stage (plain dataclasses; no heavy imports)."""
+"""Configuration of the embeddings stage (plain dataclasses; no heavy imports).
+
+`EmbeddingsConfig` is saved with each of the stage's artifacts (`config.json`): `Artifact.config()` gives it
+back, so `run_embeddings(sb, artifact.config())` trains the same encoder again.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, dataclass, field
+
+from pinsandbox.errors import InvalidInput
+
+ENGINES = ("local", "ray")
+ANN_KINDS = ("hnsw", "ivf")
 
 
 @dataclass
@@ -27,6 +37,17 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def problems(self) -> list[str]:
+        out = _at_least(self, ("clip_steps", 0), ("clip_batch_size", 1), ("steps", 0), ("batch_size", 1),
+                        ("n_negatives", 0), ("threads", 1), prefix="train.")
+        out += [f"train.{name} must be positive, got {getattr(self, name)}" for name in ("lr", "temperature")
+                if not getattr(self, name) > 0]
+        out += [f"train.{name} must not be negative, got {getattr(self, name)}"
+                for name in ("weight_decay", "clip_weight", "engagement_weight") if getattr(self, name) < 0]
+        if not 0 <= self.id_dropout < 1:
+            out.append(f"train.id_dropout must be in [0, 1), got {self.id_dropout}")
+        return out
+
 
 @dataclass
 class EmbeddingsConfig:
@@ -47,4 +68,28 @@ class EmbeddingsConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def validate(self) -> EmbeddingsConfig:
+        """Refuse, all at once, every setting that could not run — before the catalog is even read."""
+        problems = []
+        if not isinstance(self.train, TrainConfig):
+            problems.append(f"train must be a TrainConfig, got {type(self.train).__name__}")
+        else:
+            problems += self.train.problems()
+        problems += _at_least(self, ("dim", 2), ("image_size", 8), ("pair_window", 1), ("max_pairs", 1),
+                              ("shard_size", 1), ("hnsw_m", 2), ("ivf_nprobe", 1), ("k", 1))
+        if self.pool_size is not None and self.pool_size < 1:
+            problems.append(f"pool_size must be at least 1 (or None for every pin), got {self.pool_size}")
+        if self.engine not in ENGINES:
+            problems.append(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}")
+        elif self.engine == "ray" and importlib.util.find_spec("ray") is None:
+            problems.append("engine='ray' needs the ray package (pip install 'ray[data]'), or use engine='local'")
+        if self.ann not in ANN_KINDS:
+            problems.append(f"unknown ANN index {self.ann!r}: use one of {', '.join(ANN_KINDS)}")
+        if problems:
+            raise InvalidInput("embeddings config refused: " + "; ".join(problems))
+        return self
 
+
+def _at_least(config, *limits, prefix: str = "") -> list[str]:
+    return [f"{prefix}{name} must be at least {low}, got {getattr(config, name)}"
+            for name, low in limits if not getattr(config, name) >= low]

@@ -1,9 +1,13 @@
-"""The stage end to end: train the encoder, precompute both vector sets, index them, evaluate, publish.
+"""The stage end to end: `run_embeddings` checks every input, trains the encoder, precomputes both vector sets,
+indexes and evaluates them, and publishes them — each artifact with the `EmbeddingsConfig` that made it.
 
 Artifacts written (stage `embeddings`):
-- `encoder`: the trained PinEncoder (save_pretrained-style: config.json + model.safetensors) and its loss history;
+- `encoder`: the trained PinEncoder (save_pretrained-style: model/config.json + model/model.safetensors) and
+  its loss history;
 - `proprietary`, `off-the-shelf`: vectors.npy (float32 N×d, L2-normalised), pin_ids.parquet, FAISS indexes
-  (index_exact.faiss, index_hnsw.faiss or index_ivf.faiss) and index.json (ANN recall@10 vs exact); the manifest names the encoder.
+  (index_exact.faiss, index_hnsw.faiss or index_ivf.faiss) and index.json (ANN recall@k vs exact); the
+  manifest names the encoder.
+Each also holds `config.json`, the EmbeddingsConfig (`Artifact.config()` gives it back).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pinsandbox.embeddings.catalog_access import load_catalog, load_ground_truth
 from pinsandbox.embeddings.config import EmbeddingsConfig
 from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, build_features
 from pinsandbox.embeddings.index import PinIndex, check_ann, check_vectors
-from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.errors import CorruptArtifact, InvalidInput, NotFound
 from pinsandbox.sandbox import resolve
 from pinsandbox.sandbox.artifacts import atomic_file
+from pinsandbox.stages import StageResult
 
 KINDS = ("proprietary", "off-the-shelf")
 OFF_THE_SHELF_ENCODER = "all-MiniLM-L6-v2(title+description) + colour-histogram/HOG(image) → PCA"
@@ -35,20 +40,26 @@ class PinVectors:
     dim: int
 
 
-@dataclass
-class EmbeddingsResult:
+@dataclass(kw_only=True)
+class EmbeddingsResult(StageResult):
+    """What `run_embeddings` returns: the published ids, the training history and every measurement."""
+
     encoder_id: str
-    vector_ids: dict[str, str]
-    history: pd.DataFrame
-    precompute: dict
-    ann_recall: dict[str, float]
-    evaluation: dict[str, dict]
-    style_probe: dict[str, float] | None
+    vector_ids: dict[str, str]  # kind -> artifact id
+    history: pd.DataFrame = field(repr=False)  # loss per step: phase, step, loss, clip, engagement
+    precompute: dict  # engine, pins, seconds, pins_per_s, shards_resumed
+    ann_recall: dict[str, float]  # kind -> ANN recall@k against exact search
+    evaluation: dict[str, dict]  # kind -> item-to-item hit_rate@k, mrr, pairs, pool
+    style_probe: dict[str, float] | None  # kind -> linear-probe accuracy of the latent style (Pinworld only)
+    table: pd.DataFrame = field(repr=False)  # hit_rate@k / mrr per kind and the relative lift
+    vectors: dict[str, PinVectors] = field(repr=False)  # kind -> the published vectors
+    catalog: object = field(repr=False)  # the Catalog trained on
+    truth: object = field(default=None, repr=False)  # Pinworld's GroundTruth, or None
 
 
 @dataclass
 class Prepared:
-    """Everything read from the catalog, checked: the inputs of training and precompute."""
+    """Everything read from the catalog, checked: the inputs of training, precompute and evaluation."""
 
     catalog: object
     truth: object  # Pinworld's GroundTruth, or None for imported catalogs
@@ -56,27 +67,54 @@ class Prepared:
     pairs: pd.DataFrame  # training co-engagement pairs (a, b), events before the cutoff only
     pin_table: list[str]  # pins with a learned id embedding: those with training engagement
     features: PinFeatures
+    heldout: pd.DataFrame = field(repr=False)  # evaluation pairs (query_pin_id, target_pin_id), after the cutoff
+
+
+def check_inputs(catalog, truth, config: EmbeddingsConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training pairs, held-out evaluation pairs) — or one InvalidInput naming every problem, before any work."""
+    from pinsandbox.embeddings.features import pin_texts
+    from pinsandbox.embeddings.pairs import heldout_pairs, training_pairs
+
+    if catalog.pins.empty:
+        raise InvalidInput(f"catalog {catalog.artifact_id} has no pins: import or generate a catalog with pins")
+    problems = []
+
+    def check(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InvalidInput as e:
+            problems.append(str(e))
+
+    check(check_ann, config.ann, len(catalog.pins))  # before hours of training, not after
+    check(pin_texts, catalog.pins)
+    pairs = (check(training_pairs, catalog, window=config.pair_window, max_pairs=config.max_pairs, seed=config.seed)
+             if config.train.engagement_weight > 0 else pd.DataFrame({"a": pd.Series([], dtype=str), "b": pd.Series([], dtype=str)}))
+    heldout = heldout_pairs(catalog, truth)
+    if heldout.empty:
+        problems.append(f"catalog {catalog.artifact_id} has no held-out co-engagement pairs after its cutoff "
+                        f"{catalog.cutoff}: item-to-item evaluation needs events on both sides of the cutoff")
+    if len(problems) == 1:
+        raise InvalidInput(problems[0])
+    if problems:
+        raise InvalidInput(f"embeddings refused, {len(problems)} problems found before any training:\n  - "
+                           + "\n  - ".join(problems))
+    return pairs, heldout
 
 
 def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> Prepared:
-    """Read and check the catalog; build training pairs (before the cutoff) and every pin's features."""
+    """Read and check the catalog; build training pairs (before the cutoff), held-out pairs and every pin's features."""
     import torch
 
-    from pinsandbox.embeddings.pairs import training_pairs
-
-    config = config or EmbeddingsConfig()
+    config = (config or EmbeddingsConfig()).validate()
     torch.set_num_threads(config.train.threads)  # MiniLM too: one thread is fastest on a shared 2-core box
     catalog = load_catalog(sandbox)
-    if catalog.pins.empty:
-        raise InvalidInput(f"catalog {catalog.artifact_id} has no pins: import or generate a catalog with pins")
     truth = load_ground_truth(sandbox)
-    pairs = (training_pairs(catalog, window=config.pair_window, max_pairs=config.max_pairs, seed=config.seed)
-             if config.train.engagement_weight > 0 else pd.DataFrame({"a": pd.Series([], dtype=str), "b": pd.Series([], dtype=str)}))
+    pairs, heldout = check_inputs(catalog, truth, config)
     pin_table = sorted(set(pairs["a"]) | set(pairs["b"]))
     vocab = MetadataVocab.fit(catalog.pins)
     images_dir = catalog.images_dir if "image" in catalog.pins and catalog.pins["image"].notna().any() else None
     features = build_features(catalog.pins, images_dir, vocab, pairs, pin_table, config.image_size, progress=progress)
-    return Prepared(catalog, truth, vocab, pairs, pin_table, features)
+    return Prepared(catalog, truth, vocab, pairs, pin_table, features, heldout)
 
 
 def fit_encoder(prepared: Prepared, config: EmbeddingsConfig, progress=True):
@@ -93,7 +131,7 @@ def fit_encoder(prepared: Prepared, config: EmbeddingsConfig, progress=True):
 
 
 def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: EmbeddingsConfig) -> str:
-    with sb.artifacts.write("embeddings", "encoder", params=config.to_dict(), inputs=[catalog.artifact_id]) as w:
+    with sb.artifacts.write("embeddings", "encoder", config=config, inputs=[catalog.artifact_id]) as w:
         encoder.save_pretrained(w.path / "model")
         history.to_parquet(w.path / "loss_history.parquet", index=False)
         w.metadata["cutoff"] = str(catalog.cutoff)
@@ -101,11 +139,20 @@ def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: Embeddi
 
 
 def load_encoder(sandbox=None):
-    """The trained PinEncoder of a sandbox (for the next stages, or to embed new pins)."""
+    """The trained PinEncoder of a sandbox (for the next stages, or to embed new pins).
+
+    Its `embeddings_config` is the EmbeddingsConfig it was trained with, read from the artifact: build the
+    features of new pins with it (`prepare(sb, encoder.embeddings_config)`), never with a default config."""
     from pinsandbox.embeddings.encoder import PinEncoder
 
     art = resolve(sandbox).artifacts.read("embeddings", "encoder")
-    return PinEncoder.from_pretrained(art.path / "model")
+    config = art.config()
+    encoder = PinEncoder.from_pretrained(art.path / "model")
+    if (encoder.config.dim, encoder.config.image_size) != (config.dim, config.image_size):
+        raise CorruptArtifact(f"{art.id}: the checkpoint ({encoder.config.dim}-d, {encoder.config.image_size}px images) "
+                              f"does not match its config ({config.dim}-d, {config.image_size}px): re-run the embeddings stage")
+    encoder.embeddings_config = config
+    return encoder
 
 
 def precompute_proprietary(sb, features: PinFeatures, config: EmbeddingsConfig, progress: bool = True):
@@ -135,7 +182,7 @@ def publish_vectors(sb, kind: str, pin_ids: np.ndarray, vectors: np.ndarray, enc
     params = {"m": config.hnsw_m} if config.ann == "hnsw" else {"nprobe": config.ivf_nprobe, "seed": config.seed}
     index = PinIndex.build(pin_ids, vectors, config.ann, **params)
     recall = index.ann_recall(vectors, k=config.k, seed=config.seed)
-    with sb.artifacts.write("embeddings", kind, params=config.to_dict(), inputs=inputs) as w:
+    with sb.artifacts.write("embeddings", kind, config=config, inputs=inputs) as w:
         np.save(w.path / "vectors.npy", vectors)
         pd.DataFrame({"pin_id": pd.array(pin_ids, dtype="string")}).to_parquet(w.path / "pin_ids.parquet", index=False)
         index.save(w.path)
@@ -145,12 +192,14 @@ def publish_vectors(sb, kind: str, pin_ids: np.ndarray, vectors: np.ndarray, enc
     return sb.artifacts.current_id("embeddings", kind), recall
 
 
-def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: EmbeddingsConfig):
-    """(item-to-item results per kind, style-probe accuracy per kind or None when there is no ground truth)."""
+def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: EmbeddingsConfig, pairs=None):
+    """(item-to-item results per kind, style-probe accuracy per kind or None when there is no ground truth).
+
+    `pairs`: the held-out pairs (default: `heldout_pairs(catalog, truth)`)."""
     from pinsandbox.embeddings.evaluate import item_to_item, style_probe
     from pinsandbox.embeddings.pairs import heldout_pairs
 
-    pairs = heldout_pairs(catalog, truth)
+    pairs = heldout_pairs(catalog, truth) if pairs is None else pairs
     if pairs.empty:
         raise InvalidInput(f"catalog {catalog.artifact_id} has no held-out co-engagement pairs after its cutoff "
                            f"{catalog.cutoff}: item-to-item evaluation needs events on both sides of the cutoff")
@@ -161,28 +210,59 @@ def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: Emb
     return results, probe
 
 
-def fit_and_publish(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> EmbeddingsResult:
-    """Train, precompute, index, evaluate; publish `embeddings/{encoder,proprietary,off-the-shelf}`."""
+def embeddings_metrics(evaluation: dict, table: pd.DataFrame, ann_recall: dict, probe: dict | None, precompute: dict,
+                       k: int = 10) -> dict:
+    """The stage's `embeddings.*` metrics: hit-rate@k and MRR per kind and their lifts, ANN recall@k per kind,
+    the style probe per kind (Pinworld only) and the precompute throughput."""
+    hit = f"hit_rate@{k}"
+    metrics = {}
+    for kind, result in evaluation.items():
+        metrics[f"embeddings.{hit}.{kind}"] = result[hit]
+        metrics[f"embeddings.mrr.{kind}"] = result["mrr"]
+    if "lift (relative)" in table.index:
+        metrics[f"embeddings.{hit}_lift"] = float(table.loc["lift (relative)", hit])
+        metrics["embeddings.mrr_lift"] = float(table.loc["lift (relative)", "mrr"])
+    for kind, accuracy in (probe or {}).items():
+        metrics[f"embeddings.style_probe_accuracy.{kind}"] = accuracy
+    for kind, recall in ann_recall.items():
+        metrics[f"embeddings.ann_recall@{k}.{kind}"] = recall
+    metrics["embeddings.precompute_pins_per_s"] = precompute["pins_per_s"]
+    return metrics
+
+
+def run_embeddings(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool = True) -> EmbeddingsResult:
+    """The embeddings stage: check everything, then train, precompute, index, evaluate and publish
+    `embeddings/{encoder,proprietary,off-the-shelf}`, each with `config`. Notebook 01, `pinsandbox embeddings
+    fit` and the tests call it.
+
+    Every check (config, catalog, ANN size, training and held-out pairs, texts, images) runs before training:
+    a bad input raises one InvalidInput and writes nothing."""
+    from pinsandbox.embeddings.evaluate import comparison_table
     from pinsandbox.embeddings.offtheshelf import off_the_shelf_vectors
 
-    config = config or EmbeddingsConfig()
+    config = (config or EmbeddingsConfig()).validate()
     sb = resolve(sandbox)
     prepared = prepare(sb, config, progress)
     catalog, truth, features = prepared.catalog, prepared.truth, prepared.features
-    check_ann(config.ann, len(features))  # before hours of training, not after
     encoder, history = fit_encoder(prepared, config, progress)
-    encoder_id = publish_encoder(sb, encoder, history, catalog, config)
+    encoder_id = publish_encoder(sb, encoder, history, catalog, config)  # precompute workers load it from there
     prop, stats, work = precompute_proprietary(sb, features, config, progress)
     ots = off_the_shelf_vectors(features, dim=config.dim, seed=config.seed)
+    computed = {"proprietary": prop, "off-the-shelf": ots}
+    vecs = {k: PinVectors(features.pin_ids, v, "", v.shape[1]) for k, v in computed.items()}
+    evaluation, probe = evaluate_vectors(catalog, truth, vecs, config, prepared.heldout)  # before publishing them
+    table = comparison_table(evaluation, k=config.k)
     ids, recalls = {}, {}
-    ids["proprietary"], recalls["proprietary"] = publish_vectors(sb, "proprietary", features.pin_ids, prop, encoder_id,
-                                                                 [catalog.artifact_id, encoder_id], config)
-    ids["off-the-shelf"], recalls["off-the-shelf"] = publish_vectors(sb, "off-the-shelf", features.pin_ids, ots,
-                                                                     OFF_THE_SHELF_ENCODER, [catalog.artifact_id], config)
+    for kind, encoder, inputs in (("proprietary", encoder_id, [catalog.artifact_id, encoder_id]),
+                                  ("off-the-shelf", OFF_THE_SHELF_ENCODER, [catalog.artifact_id])):
+        ids[kind], recalls[kind] = publish_vectors(sb, kind, features.pin_ids, computed[kind], encoder, inputs, config)
+        vecs[kind].artifact_id = ids[kind]
     shutil.rmtree(work, ignore_errors=True)  # published: the resumable work folder is no longer needed
-    vecs = {k: PinVectors(features.pin_ids, v, ids[k], v.shape[1]) for k, v in (("proprietary", prop), ("off-the-shelf", ots))}
-    evaluation, probe = evaluate_vectors(catalog, truth, vecs, config)
-    return EmbeddingsResult(encoder_id, ids, history, stats, recalls, evaluation, probe)
+    return EmbeddingsResult(
+        stage="embeddings", config=config, artifacts={"encoder": encoder_id, **ids},
+        metrics=embeddings_metrics(evaluation, table, recalls, probe, stats, k=config.k),
+        encoder_id=encoder_id, vector_ids=ids, history=history, precompute=stats, ann_recall=recalls,
+        evaluation=evaluation, style_probe=probe, table=table, vectors=vecs, catalog=catalog, truth=truth)
 
 
 def load_vectors(kind: str = "proprietary", sandbox=None) -> PinVectors:

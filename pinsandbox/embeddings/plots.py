@@ -23,6 +23,15 @@ def loss_curve(history: pd.DataFrame):
     return fig
 
 
+def taste_labels(catalog, truth=None) -> pd.Series:
+    """pin_id → what a taste map colours by: the latent style (Pinworld's truth), else the category, else nothing."""
+    if truth is not None:
+        return truth.pin_styles.set_index("pin_id")["style"]
+    if "category" in catalog.pins:
+        return catalog.pins.set_index("pin_id")["category"]
+    return pd.Series(dtype=str)
+
+
 def taste_maps(vector_sets: dict, labels: pd.Series, max_points: int = 3000, seed: int = 0):
     """UMAP of each vector set (cosine), coloured by `labels` (pin_id → style or category)."""
     import matplotlib.pyplot as plt

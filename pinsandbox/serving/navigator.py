@@ -86,7 +86,7 @@ class Navigator:
 
     def ask(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
         """Request text → MiniLM retrieval of candidates → the ranker orders them → pins + a short answer."""
-        from pinsandbox.embeddings.features import encode_texts
+        from pinsandbox.embeddings import encode_texts
 
         text = text.strip()
         if not text:

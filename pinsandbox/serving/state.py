@@ -91,7 +91,7 @@ class ServingState:
         catalog = load_catalog(sb)
         from pinsandbox.embeddings import find_vectors
 
-        found = find_vectors(sb, config.vectors)
+        found = find_vectors(sb, snapshot_vectors_kind(sb) or config.vectors)
         pin_ids, vectors, vectors_id = (found.pin_ids, found.vectors, found.artifact_id) if found else (None, None, None)
         taste, taste_source, replay_from = load_taste_graph(sb, catalog, pin_ids, vectors, progress)
         if vectors is None:  # vector-less sandbox: serve /similar from the taste graph's own pin embedding
@@ -221,12 +221,24 @@ class ServingState:
                 "pins": len(self._titles), "pinners": len(self._known_pinners)}
 
 
+def snapshot_vectors_kind(sb) -> str | None:
+    """The pin vectors the taste-graph snapshot was fitted on (its manifest's `embeddings/<kind>@…` input), so
+    /similar and the homefeed read the same vectors; None without a snapshot or when it used graph embeddings."""
+    if not sb.artifacts.exists("tastegraph", TASTE_GRAPH):
+        return None
+    for input_id in sb.artifacts.read("tastegraph", TASTE_GRAPH, verify=False).manifest.get("inputs", []):
+        stage, _, rest = str(input_id).partition("/")
+        if stage == "embeddings":
+            return rest.split("@", 1)[0]
+    return None
+
+
 def load_taste_graph(sb, catalog, pin_ids, vectors, progress):
     """(taste graph, where it came from, log sequence already folded into it)."""
     from pinsandbox.tastegraph import TasteGraph
 
-    if hasattr(TasteGraph, "load") and sb.artifacts.exists("tastegraph", TASTE_GRAPH):
-        taste = TasteGraph.load(sb, TASTE_GRAPH)
+    if sb.artifacts.exists("tastegraph", TASTE_GRAPH):
+        taste = TasteGraph.load(sb, TASTE_GRAPH)  # with the TasteGraphConfig saved in the snapshot
         art = sb.artifacts.read("tastegraph", TASTE_GRAPH, verify=False)
         return taste, art.id, int(art.manifest.get("event_log_seq", 0))
     # no snapshot: fit one on the catalog's training side, as the taste-graph stage would
@@ -237,7 +249,7 @@ def load_taste_graph(sb, catalog, pin_ids, vectors, progress):
 
 def text_index(sb, catalog, progress) -> np.ndarray:
     """MiniLM vectors of every pin's title + description, cached per catalog version in the sandbox."""
-    from pinsandbox.embeddings.features import encode_texts
+    from pinsandbox.embeddings import encode_texts
 
     texts = (catalog.pins["title"].fillna("").astype(str) + ". " + catalog.pins["description"].fillna("").astype(str)).tolist()
     key = hashlib.sha256((catalog.artifact_id + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """The taste graph: a preference graph of pinners, pins and boards; multi-interest pinners updated with every
 event; Pixie walks, FAISS retrieval and LightGCN blended into a diverse homefeed; baselines and one evaluation.
 
-    from pinsandbox.tastegraph import TasteGraph, recommend
+    from pinsandbox.tastegraph import TasteGraph, recommend, run_tastegraph
+    result = run_tastegraph("alice")                     # the stage: fit, compare, real-time vs batch, drift, snapshot
     tg = TasteGraph().fit(train_events, pin_vectors)     # .update(event), .recommend(pinner, k), .reconcile(), .save()
     recommend("alice", k=10)                             # DataFrame pinner_id, rank, pin_id (fit before the cutoff)
 
@@ -17,6 +18,8 @@ _EXPORTS = {
     "realtime_vs_batch": "metrics", "drift_report": "metrics",
     "recommend": "api", "load_split": "api",
     "tune_taste_graph": "tune", "tune_ease": "tune",
+    "run_tastegraph": "stage", "TasteGraphStageConfig": "stage", "TasteGraphResult": "stage",
+    "InterestConfig": "interests", "WalkConfig": "walks", "GNNConfig": "lightgcn", "SOURCES": "model",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -43,11 +43,17 @@ def load_split(sandbox=None, before=None, vectors: str = "proprietary") -> Split
     return Split(catalog, train, test, cutoff, find_vectors(sandbox, vectors))
 
 
-def fit(sandbox=None, before=None, config: TasteGraphConfig | None = None, progress=None) -> tuple[TasteGraph, Split]:
+def fit_on_split(split: Split, config: TasteGraphConfig | None = None, progress=None) -> TasteGraph:
+    """The one way a sandbox's taste graph is fitted (the stage, `pinsandbox recommend`): the training side of
+    `split`, its pin vectors, every pin of the catalog."""
+    return TasteGraph(config).fit(split.train, split.vectors, pins=split.catalog.pins["pin_id"], progress=progress)
+
+
+def fit(sandbox=None, before=None, config: TasteGraphConfig | None = None, progress=None,
+        vectors: str = "proprietary") -> tuple[TasteGraph, Split]:
     """Fit a TasteGraph on the sandbox's events before `before` (default the catalog's cutoff)."""
-    split = load_split(sandbox, before)
-    model = TasteGraph(config).fit(split.train, split.vectors, pins=split.catalog.pins["pin_id"], progress=progress)
-    return model, split
+    split = load_split(sandbox, before, vectors=vectors)
+    return fit_on_split(split, config, progress), split
 
 
 def recommend(sandbox=None, before=None, k: int = 10, config: TasteGraphConfig | None = None) -> pd.DataFrame:

@@ -54,6 +54,7 @@ class TasteGraphConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TasteGraphConfig:
+        """From a snapshot's model.json (snapshots published before config.json travelled with them)."""
         d = dict(d)
         if "hnsw_above" in d:  # snapshots saved before the switch from HNSW to IVF
             d["ann_above"] = d.pop("hnsw_above")

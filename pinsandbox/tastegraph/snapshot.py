@@ -26,7 +26,7 @@ def save(model, sandbox=None, name: str = "taste-graph", inputs: list[str] = ())
 
     model._need_fit()
     sb = resolve(sandbox)
-    with sb.artifacts.write(STAGE, name, params=asdict(model.config), inputs=list(inputs)) as w:
+    with sb.artifacts.write(STAGE, name, config=model.config, inputs=list(inputs)) as w:  # config.json: the TasteGraphConfig
         p = w.path
         (p / "model.json").write_text(json.dumps({"config": asdict(model.config), "vector_source": model.vector_source,
                                                    "pins_without_vector": model.pins_without_vector,
@@ -55,13 +55,29 @@ def save(model, sandbox=None, name: str = "taste-graph", inputs: list[str] = ())
     return sb.artifacts.current_id(STAGE, name)
 
 
+def snapshot_config(art, meta: dict | None = None):
+    """The TasteGraphConfig a snapshot was fitted with: its config.json, else (older snapshots) its model.json."""
+    from pinsandbox.errors import CorruptArtifact, NotFound
+    from pinsandbox.tastegraph.model import TasteGraphConfig
+
+    try:
+        config = art.config()
+    except NotFound:
+        meta = meta if meta is not None else json.loads(art.file("model.json").read_text())
+        return TasteGraphConfig.from_dict(meta["config"])
+    if not isinstance(config, TasteGraphConfig):
+        raise CorruptArtifact(f"{art.id} was published with a {type(config).__name__}, not a TasteGraphConfig: "
+                              "re-run the taste-graph stage (notebook 04)")
+    return config
+
+
 def load(sandbox=None, name: str = "taste-graph"):
     from pinsandbox.sandbox import resolve
-    from pinsandbox.tastegraph.model import TasteGraph, TasteGraphConfig, build_index
+    from pinsandbox.tastegraph.model import TasteGraph, build_index
 
     art = resolve(sandbox).artifacts.read(STAGE, name)
     meta = json.loads(art.file("model.json").read_text())
-    m = TasteGraph(TasteGraphConfig.from_dict(meta["config"]))
+    m = TasteGraph(snapshot_config(art, meta))
     m.pins = pd.Index(pd.read_parquet(art.file("pins.parquet"))["pin_id"].astype(str), name="pin_id")
     m.vectors = np.load(art.file("vectors.npy"))
     m.vector_source, m.pins_without_vector = meta["vector_source"], meta["pins_without_vector"]

@@ -122,7 +122,7 @@ def ground_truth_vectors(sandbox=None, dim: int = 256, noise: float = 0.02, seed
 @functools.lru_cache(maxsize=4)
 def _request_vectors(texts: tuple[str, ...]) -> np.ndarray:
     """MiniLM sentence vectors of the requests (cached: every vector table is ranked for the same requests)."""
-    from pinsandbox.embeddings.features import encode_texts
+    from pinsandbox.embeddings import encode_texts
 
     return encode_texts(list(texts), progress=False)
 
@@ -140,7 +140,7 @@ def vector_ceiling(task: NavigatorTask, vectors, *, steps: int = 1000, batch_siz
     import torch
     from torch import nn
 
-    from pinsandbox.embeddings.features import TEXT_DIM
+    from pinsandbox.embeddings import TEXT_DIM
     from pinsandbox.vlm.finetune import listwise_loss
     from pinsandbox.vlm.navigator import recall_at_k
 
