@@ -151,6 +151,7 @@ def test_precompute_resumes_after_interruption(tmp_path, monkeypatch):
     assert np.allclose(vectors, enc.embed(f), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ray_and_local_engines_write_the_same_vectors(tmp_path):
     from pinsandbox.embeddings.precompute import precompute
 

@@ -59,6 +59,7 @@ def test_failed_run_names_cell_and_error(sandbox):
     assert rec.metrics["value"] > 0  # what ran before the failure is still recorded
 
 
+@pytest.mark.slow
 def test_cli_run_list_show_compare(sandbox):
     assert cli("run", ECHO, "--sandbox", "alice", "-p", "seed", "1").returncode == 0
     assert cli("run", ECHO, "--sandbox", "alice", "-p", "seed", "2", "-p", "scale", "0.5").returncode == 0
@@ -98,6 +99,7 @@ def test_bad_input_is_one_line_and_creates_nothing(sandbox, sandboxes_root, args
     assert sorted(str(p) for p in sandboxes_root.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_run_all_skips_unchanged_stages(sandbox, tmp_path, monkeypatch, capsys):
     stages = tmp_path / "notebooks"
     stages.mkdir()
@@ -120,6 +122,7 @@ def test_run_all_skips_unchanged_stages(sandbox, tmp_path, monkeypatch, capsys):
     assert third[1][1].metrics["value"] == 1
 
 
+@pytest.mark.slow
 def test_sweep_local(sandbox):
     records = sweep(ECHO, sandbox, parse_grid(["seed=0", "scale=1,2.5"]))
     assert [r.params for r in records] == [{"seed": 0, "scale": 1}, {"seed": 0, "scale": 2.5}]
@@ -127,6 +130,7 @@ def test_sweep_local(sandbox):
     assert v[1] == pytest.approx(2.5 * v[0], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_sweep_on_ray(sandbox):
     out = cli("sweep", ECHO, "--sandbox", "alice", "--grid", "seed=0,1", "--engine", "ray", "--json", timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -136,6 +140,7 @@ def test_sweep_on_ray(sandbox):
     assert [r["value"] for r in rows] == [r.metrics["value"] for r in local]
 
 
+@pytest.mark.slow
 def test_concurrent_runs_queue_and_no_wait_refuses(sandbox):
     procs = [subprocess.Popen([sys.executable, "-m", "pinsandbox", "run", str(SLOW), "--sandbox", "alice",
                                "-p", "value", str(v), "-p", "hold_s", "2"], stderr=subprocess.PIPE, text=True)
@@ -151,6 +156,7 @@ def test_concurrent_runs_queue_and_no_wait_refuses(sandbox):
     assert all(r.state == "ok" and (r.path / "notebook.ipynb").exists() for r in runs)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_artifact_keeps_previous_and_marks_failed(sandbox):
     assert run_notebook(SLOW, sandbox, {"value": 1}).state == "ok"
     before = sandbox.artifacts.read("demo", "slow")
@@ -175,6 +181,7 @@ def test_sigkill_mid_artifact_keeps_previous_and_marks_failed(sandbox):
     assert sandbox.artifacts.read("demo", "slow").file("value.txt").read_text() == "3"
 
 
+@pytest.mark.slow
 def test_timeout_fails_the_run(sandbox):
     rec = run_notebook(TEST_NOTEBOOKS / "escape.ipynb", sandbox, {"attempt": "sleep", "target": "60"}, timeout_s=8)
     assert rec.state == "failed" and "timed out after 8 s" in rec.status["error"]

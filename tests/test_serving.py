@@ -90,6 +90,7 @@ def test_state_navigator_respects_budget(world):
     assert out["answer"].startswith(f"{len(out['pins'])} pins for")
 
 
+@pytest.mark.slow
 def test_navigator_worker_answers_and_refuses_beyond_its_queue(world):
     """The server's Navigator process: loaded once, answers like the in-process one, and a request beyond its
     queue is refused at once (the API's 503) instead of waiting without bound."""
@@ -112,6 +113,7 @@ def test_navigator_worker_answers_and_refuses_beyond_its_queue(world):
         worker.close()
 
 
+@pytest.mark.slow
 def test_server_endpoints_auth_validation_metrics(live):
     _, server = live
     anon = httpx.Client(base_url=server.url, timeout=30)
@@ -161,6 +163,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
     """Events stream in; the server is SIGKILLed mid-stream; after a restart every 2xx'd event is in the log and
     in the pinners' state (their saved pins leave their homefeeds)."""
@@ -217,6 +220,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(live):
             assert not saved & {p["pin_id"] for p in feed.json()["pins"]}
 
 
+@pytest.mark.slow
 def test_run_serving_measures_the_real_server_under_a_bounded_load(world):
     """The stage entry point: start, wait warm, a tiny load (3 clients, 2 s), stop; serving.* metrics and the
     published load test carry what a user checks."""
