@@ -35,7 +35,7 @@ system-deps:
 
 demo: setup
 	$(BIN)/pinsandbox run-all --sandbox $(SANDBOX) --preset demo --create
-	$(BIN)/pinsandbox report --sandbox $(SANDBOX) --results docs/results
+	$(BIN)/pinsandbox report --sandbox $(SANDBOX) --results docs/results --readme README.md
 
 test: setup system-deps
 	$(BIN)/python -m pytest

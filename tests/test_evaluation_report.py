@@ -169,3 +169,20 @@ def test_results_pages_with_figures_history_and_index(world, monkeypatch, tmp_pa
     assert len(lines) == 4 and f"run {new}" in lines[-1]
     assert not list((out / "img").glob("catalog-*.png"))  # the newer catalog run drew nothing
     assert "(this run drew no figures)" in (out / "catalog.md").read_text()
+
+
+def test_readme_block_is_generated_from_the_runs_and_nothing_else_changes(world, tmp_path, capsys):
+    import pinsandbox.cli
+
+    for stage, when in (("swap", "20261201-000000"), ("serving", "20261202-000000")):
+        fake_run(world, stage, when=when)
+    readme = tmp_path / "README.md"
+    readme.write_text("# intro\n\n<!-- results:at-a-glance -->\nold text\n<!-- /results:at-a-glance -->\n\nrest\n")
+    out = tmp_path / "results"
+    assert pinsandbox.cli.main(["report", "--sandbox", "world", "--results", str(out), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# intro\n\n<!-- results:at-a-glance -->\n") and text.endswith("<!-- /results:at-a-glance -->\n\nrest\n")
+    assert "old text" not in text and "21.5× fewer" in text and f"[{out}/index.md]" in text  # swap.flops_ratio's row
+    readme.write_text("no markers here\n")
+    assert pinsandbox.cli.main(["report", "--sandbox", "world", "--results", str(out), "--readme", str(readme)]) == 2
+    assert "has no at-a-glance block" in capsys.readouterr().err and readme.read_text() == "no markers here\n"

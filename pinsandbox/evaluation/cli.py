@@ -4,6 +4,8 @@ and with --results also the generated results pages (DIR/index.md, DIR/<stage>.m
 
 import sys
 
+from pinsandbox.errors import InvalidInput
+
 
 def register(sub) -> None:
     e = sub.add_parser("evaluate", help="run the evaluation stage: gold sets and the A/B simulation, off-the-shelf vs blueprint")
@@ -20,6 +22,7 @@ def register(sub) -> None:
     r = sub.add_parser("report", help="print the side-by-side report (off-the-shelf vs blueprint) of a sandbox")
     r.add_argument("--sandbox", required=True)
     r.add_argument("--results", metavar="DIR", help="also write the results pages there (e.g. docs/results)")
+    r.add_argument("--readme", metavar="FILE", help="with --results: refresh the at-a-glance block of this README")
     r.set_defaults(handler=_report)
 
 
@@ -48,6 +51,8 @@ def _report(args):
     from pinsandbox.sandbox import resolve
     from pinsandbox.sandbox.artifacts import write_text_atomic
 
+    if args.readme and not args.results:
+        raise InvalidInput("--readme goes with --results DIR: the block it refreshes links to the results pages")
     sb = resolve(args.sandbox)
     collected = collect(sb)
     text = build_report(sb, collected)
@@ -58,3 +63,10 @@ def _report(args):
     if args.results:
         pages = write_results(sb, args.results, collected)
         print(f"results: {pages['index']} ({len(pages) - 2} stage pages; history: {pages['history']})", file=sys.stderr)
+        if args.readme:
+            from pinsandbox.evaluation.results import include_in_readme
+
+            if not include_in_readme(args.readme, collected, args.results):
+                raise InvalidInput(f"{args.readme} has no at-a-glance block to refresh: add the two markers "
+                                   "<!-- results:at-a-glance --> and <!-- /results:at-a-glance --> where it goes")
+            print(f"readme: refreshed the at-a-glance block of {args.readme}", file=sys.stderr)

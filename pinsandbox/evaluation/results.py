@@ -110,13 +110,50 @@ def index_page(c: Collected, out_dir: Path, written: dict) -> str:
     for stage in STAGES:
         s = c.stages.get(stage)
         if s is None:
-            rows.append((stage, NOTEBOOKS[stage], "not run yet: " + c.how_to_run(stage), "", "", ""))
+            rows.append((stage, NOTEBOOKS[stage], "not run yet: " + c.how_to_run(stage), "", "", "", ""))
             continue
         env = s.run.env if s.run is not None else {}
-        rows.append((stage, NOTEBOOKS[stage], s.source, env.get("started", ""), (env.get("git_commit") or "")[:12],
-                     f"[{stage}.md]({written[stage]})"))
-    lines += ["## Stages", "", table(pd.DataFrame(rows, columns=["stage", "notebook", "source", "date", "commit", "page"])), ""]
+        rows.append((stage, NOTEBOOKS[stage], s.source, env.get("started", ""), _duration(env),
+                     (env.get("git_commit") or "")[:12], f"[{stage}.md]({written[stage]})"))
+    columns = ["stage", "notebook", "source", "date", "took", "commit", "page"]
+    lines += ["## Stages", "", table(pd.DataFrame(rows, columns=columns)), ""]
+    total = sum(s.run.env.get("duration_s") or 0 for s in c.stages.values() if s is not None and s.run is not None)
+    if total:
+        lines += [f"The stages' runs took {_minutes(total)} in all (each run's `env.json`, on {machine(_any_env(c))}).", ""]
     return "\n".join(lines)
+
+
+def _duration(env: dict) -> str:
+    return _minutes(env["duration_s"]) if env.get("duration_s") else ""
+
+
+def _minutes(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _any_env(c: Collected) -> dict:
+    return next((s.run.env for s in c.stages.values() if s is not None and s.run is not None), {})
+
+
+README_BEGIN, README_END = "<!-- results:at-a-glance -->", "<!-- /results:at-a-glance -->"
+
+
+def include_in_readme(readme, collected: Collected, results_dir) -> bool:
+    """Replace the README's block between the at-a-glance markers with the generated table (figures in prose are
+    generated, never typed). Returns False, changing nothing, when the README has no such block."""
+    readme = Path(readme)
+    text = readme.read_text()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    glance = at_a_glance(collected)
+    env = _any_env(collected)
+    body = (table(glance) if len(glance) else "_No figures yet: run `make demo`._") + (
+        f"\n\n_Generated from sandbox `{collected.sandbox.owner}`'s runs ({env.get('started', '')}, commit "
+        f"`{(env.get('git_commit') or 'unknown')[:12]}`); details in [{results_dir}/index.md]({results_dir}/index.md)._")
+    write_text_atomic(readme, text[: start + len(README_BEGIN)] + "\n" + body + "\n" + text[end:])
+    return True
 
 
 def history_line(s: StageFigures) -> str:
