@@ -30,7 +30,17 @@ from pinsandbox.errors import InvalidInput
 STAGES = ("catalog", "embeddings", "swap", "finetune", "tastegraph", "serving", "evaluation")
 NOTEBOOKS = dict(zip(STAGES, ("00_catalog", "01_pin_embeddings", "02_vision_layer_swap", "03_finetune_lora",
                               "04_taste_graph", "05_serving", "06_evaluation_ab"), strict=True))
+# the artifact each stage publishes last: it exists once the stage has run, from a notebook or not
+ARTIFACTS = {"catalog": ("catalog", "pinworld", "imported"), "embeddings": ("embeddings", "off-the-shelf"),
+             "swap": ("vlm", "swapped"), "finetune": ("vlm", "navigator-lora"), "tastegraph": ("tastegraph", "taste-graph"),
+             "serving": ("serving", "load-test"), "evaluation": ("evaluation", "results")}
 METRIC_KEY = re.compile(r"^[a-z]+(\.[a-z0-9][a-z0-9_@%+-]*)+$")
+
+
+def has_run(sandbox, stage: str) -> bool:
+    """Whether `stage` has published its artifacts in `sandbox` (by notebook, CLI or Python alike)."""
+    kind, *names = ARTIFACTS[stage]
+    return any(sandbox.artifacts.exists(kind, name) for name in names)
 
 
 def check_metric_key(key: str) -> str:

@@ -111,7 +111,7 @@ def test_report_reads_declared_keys_and_names_their_runs(world, monkeypatch):
         assert f"### {stage} — {NOTEBOOKS[stage]}, run {run_id}" in text
     assert "| homefeed p99 (ms) | serving.homefeed_p99_ms | 7.5 |" in text
     assert "| gain over the original, 95% CI | finetune.gain_vs_original_ci95 | [0.01, 0.2] |" in text
-    assert "Not run yet" not in text and "No evaluation yet" not in text
+    assert "No figures recorded yet" not in text and "No evaluation yet" not in text
 
 
 def test_a_run_without_a_declared_key_is_an_error_naming_key_and_notebook(world, capsys):
@@ -155,7 +155,8 @@ def test_results_pages_with_figures_history_and_index(world, monkeypatch, tmp_pa
     assert "### Accuracy — gold sets" in evaluation and "evaluation.ab.saves.verdict" in evaluation
     index = (out / "index.md").read_text()
     assert "## At a glance" in index and "[catalog.md](catalog.md)" in index and f"run {srv}" in index
-    assert "not run yet: run `notebooks/04_taste_graph.ipynb`" in index
+    assert "no figures yet: its artifacts exist but no notebook run recorded its figures: run `notebooks/04_taste_graph.ipynb`" in index  # the world fitted it outside a notebook
+    assert "no figures yet: run `notebooks/02_vision_layer_swap.ipynb`" in index  # the world never swapped
     history = (out / "history.md").read_text().splitlines()
     assert [line for line in history if line.startswith("- ")] == [
         line for line in history if line.startswith("- 2026-12-0")] and len([h for h in history if h.startswith("- ")]) == 3

@@ -55,8 +55,13 @@ class Collected:
         return stage.figures[key], stage.source
 
     def how_to_run(self, stage: str) -> str:
+        from pinsandbox.stages import has_run
+
         nb = NOTEBOOKS[stage]
-        return f"run `notebooks/{nb}.ipynb` (`pinsandbox run notebooks/{nb}.ipynb --sandbox {self.sandbox.owner}`)"
+        command = f"`pinsandbox run notebooks/{nb}.ipynb --sandbox {self.sandbox.owner}`"
+        if has_run(self.sandbox, stage):  # run from the CLI or Python: its artifacts exist, but no run recorded figures
+            return f"its artifacts exist but no notebook run recorded its figures: run `notebooks/{nb}.ipynb` ({command})"
+        return f"run `notebooks/{nb}.ipynb` ({command})"
 
 
 def latest_ok_runs(sandbox) -> dict:
@@ -241,7 +246,7 @@ def build_report(sandbox=None, collected: Collected | None = None) -> str:
         lines += ["## At a glance", "", table(glance), ""]
     not_run = [s for s, f in c.stages.items() if f is None]
     if not_run:
-        lines += ["## Not run yet", ""] + [f"- {s}: {c.how_to_run(s)}" for s in not_run] + [""]
+        lines += ["## No figures recorded yet", ""] + [f"- {s}: {c.how_to_run(s)}" for s in not_run] + [""]
     if c.evaluation is None:
         lines += ["## Accuracy and engagement", "", f"No evaluation yet: {c.how_to_run('evaluation')}.", ""]
     else:

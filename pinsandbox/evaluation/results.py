@@ -110,7 +110,7 @@ def index_page(c: Collected, out_dir: Path, written: dict) -> str:
     for stage in STAGES:
         s = c.stages.get(stage)
         if s is None:
-            rows.append((stage, NOTEBOOKS[stage], "not run yet: " + c.how_to_run(stage), "", "", "", ""))
+            rows.append((stage, NOTEBOOKS[stage], "no figures yet: " + c.how_to_run(stage), "", "", "", ""))
             continue
         env = s.run.env if s.run is not None else {}
         rows.append((stage, NOTEBOOKS[stage], s.source, env.get("started", ""), _duration(env),
