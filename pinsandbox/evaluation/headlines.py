@@ -78,8 +78,8 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         _h("tastegraph.ndcg@10.best_baseline", "homefeed NDCG@10, best baseline"),
         _h("tastegraph.ndcg@10.batch", "NDCG@10, batch updates"),
         _h("tastegraph.ndcg@10.realtime", "NDCG@10, real-time updates"),
-        _h("tastegraph.drift_new_style_share", "drift: share of the new style"),
-        _h("tastegraph.drift_old_style_share", "drift: share of the old style"),
+        _h("tastegraph.drift_new_style_share", "drift: share of the new style (Pinworld only)", optional=True),
+        _h("tastegraph.drift_old_style_share", "drift: share of the old style (Pinworld only)", optional=True),
     ),
     "serving": (
         _h("serving.homefeed_p99_ms", "homefeed p99 (ms)"), _h("serving.homefeed_p50_ms", "homefeed p50 (ms)"),
