@@ -235,15 +235,19 @@ def bench_rows(bench: tuple[str, dict]) -> pd.DataFrame:
                         columns=["figure", "key", "value"])
 
 
+def glance_section(c: Collected) -> list[str]:
+    """The "At a glance" section (report and results index alike); no lines while no figure exists."""
+    glance = at_a_glance(c)
+    return ["## At a glance", "", table(glance), ""] if len(glance) else []
+
+
 def build_report(sandbox=None, collected: Collected | None = None) -> str:
     c = collected or collect(sandbox)
     sb = c.sandbox
     lines = [f"# Side-by-side report — sandbox `{sb.owner}`", "",
              f"_Built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}. Off-the-shelf route (generic embeddings, "
              "one taste vector, text retrieval) vs the blueprint (proprietary embeddings, taste graph, swapped VLM)._", ""]
-    glance = at_a_glance(c)
-    if len(glance):
-        lines += ["## At a glance", "", table(glance), ""]
+    lines += glance_section(c)
     not_run = [s for s, f in c.stages.items() if f is None]
     if not_run:
         lines += ["## No figures recorded yet", ""] + [f"- {s}: {c.how_to_run(s)}" for s in not_run] + [""]

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pinsandbox.evaluation.report import Collected, StageFigures, at_a_glance, collect, evaluation_sections, fmt, table
+from pinsandbox.evaluation.report import (
+    Collected,
+    StageFigures,
+    at_a_glance,
+    collect,
+    evaluation_sections,
+    fmt,
+    glance_section,
+    table,
+)
 from pinsandbox.sandbox.artifacts import atomic_file, write_text_atomic
 from pinsandbox.stages import NOTEBOOKS, STAGES
 
@@ -103,9 +112,7 @@ def index_page(c: Collected, out_dir: Path, written: dict) -> str:
     lines = [f"# Results — sandbox `{owner}`", "",
              f"_Generated {now} by `pinsandbox report --sandbox {owner} --results {out_dir}` from the sandbox's run "
              "records; every figure names the run it came from. Measurement history: [history.md](history.md)._", ""]
-    glance = at_a_glance(c)
-    if len(glance):
-        lines += ["## At a glance", "", table(glance), ""]
+    lines += glance_section(c)
     rows = []
     for stage in STAGES:
         s = c.stages.get(stage)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.sandbox.artifacts import atomic_file
 from pinsandbox.schema import utc_timestamp
 from pinsandbox.serving.eventlog import EventLog
 from pinsandbox.serving.navigator import Navigator, NavigatorWorker, pin_card, pin_fields
@@ -258,7 +259,6 @@ def text_index(sb, catalog, progress) -> np.ndarray:
         return np.load(path)
     vectors = encode_texts(texts, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, vectors)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        np.save(tmp, vectors)
     return vectors
