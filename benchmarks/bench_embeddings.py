@@ -1,5 +1,8 @@
 """Benchmark of the embeddings stage; prints ONE JSON object.
 
+0. Training: the stage at the demo's defaults on a generated Pinworld (3,000 pins; `--quick`: 1,000) — the
+   random-walk neighbourhoods, the encoder's training time and the whole stage; and the random walks alone on
+   a catalog of 100 k pins (`--quick`: 20 k), the part that grows with the catalog.
 1. Precompute throughput (pins/s) of the default-size encoder, local engine vs Ray Data, same pins, 2 CPUs.
 2. FAISS on N × 256 unit vectors (N = 1 M, `--quick`: 100 k), two sets (see `VectorWorld`): `pin_like`, the
    headline, queried with unseen pins; `isotropic`, the stress case, queried with noisy copies of indexed pins.
@@ -85,10 +88,11 @@ def bench_precompute(n_pins: int, engines: list[str]) -> dict:
         f = PinFeatures(pin_ids=np.array([f"p{i}" for i in range(n_pins)]),
                         text=rng.normal(size=(n_pins, 384)).astype(np.float32),
                         pixels=rng.integers(0, 255, size=(n_pins, 32, 32, 3), dtype=np.uint8),
+                        descriptors=rng.random((n_pins, 388)).astype(np.float32),
                         has_image=np.ones(n_pins, bool), meta=np.zeros((n_pins, 3), np.int64),
                         neighbours=rng.normal(size=(n_pins, 384)).astype(np.float32),
-                        pin_index=np.zeros(n_pins, np.int64))
-        PinEncoder(EncoderConfig(n_pin_table=n_pins, vocab=MetadataVocab())).save_pretrained(tmp / "enc")
+                        graph=rng.normal(size=(n_pins, 64)).astype(np.float32), warm=rng.random(n_pins) < 0.8)
+        PinEncoder(EncoderConfig(descriptor_dim=388, vocab=MetadataVocab())).save_pretrained(tmp / "enc")
         f.save(tmp / "f.npz")
         vectors = {}
         for engine in engines:
@@ -176,6 +180,32 @@ def bench_faiss(n: int, dim: int = 256, n_queries: int = 1000) -> dict:
             "meets_target": chosen["recall@10"] >= 0.95 and chosen["speedup_vs_exact"] >= 20}
 
 
+def bench_training(n_pins: int, walk_pins: int) -> dict:
+    """The stage at its defaults on a fresh Pinworld (training time, whole stage), and random walks at scale."""
+    import os
+
+    os.environ["PINSANDBOX_ROOT"] = tempfile.mkdtemp(prefix="bench-embeddings-")
+    import pinsandbox
+    from pinsandbox.catalog import CatalogConfig, load_catalog, run_catalog
+    from pinsandbox.embeddings import EmbeddingsConfig, run_embeddings
+    from pinsandbox.embeddings.graph import pin_graph
+
+    sb = pinsandbox.create("bench")
+    run_catalog(sb, CatalogConfig(n_pins=n_pins, n_pinners=n_pins * 4 // 15, seed=0), progress=False)
+    t = time.perf_counter()
+    result = run_embeddings(sb, EmbeddingsConfig(), progress=False)
+    out = {"pins": n_pins, "stage_s": round(time.perf_counter() - t, 1), "train_s": round(result.metrics["embeddings.train_s"], 1),
+           "hit_rate@10_lift": round(result.metrics["embeddings.hit_rate@10_lift"], 3)}
+    sb = pinsandbox.create("walks")
+    run_catalog(sb, CatalogConfig(n_pins=walk_pins, n_pinners=walk_pins // 10, seed=0, render_images=False), progress=False)
+    catalog = load_catalog(sb)
+    t = time.perf_counter()
+    graph = pin_graph(catalog.pins["pin_id"].astype(str).to_numpy(), catalog.train_events())
+    out["random_walks"] = {"pins": walk_pins, "events": len(catalog.events), "seconds": round(time.perf_counter() - t, 1),
+                           "warm_share": round(float(graph.warm.mean()), 3)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="100 k vectors and 4 k pins instead of 1 M and 20 k")
@@ -187,6 +217,7 @@ def main() -> None:
     t = time.perf_counter()
     engines = ["local"] if args.skip_ray else ["local", "ray"]
     result = {"benchmark": "embeddings", "quick": args.quick,
+              "training": bench_training(1000 if args.quick else 3000, 20_000 if args.quick else 100_000),
               "precompute": bench_precompute(4000 if args.quick else 20_000, engines),
               "faiss": bench_faiss(100_000 if args.quick else 1_000_000)}
     result["seconds"] = round(time.perf_counter() - t, 1)

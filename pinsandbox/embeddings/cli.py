@@ -41,7 +41,7 @@ def _fit(args):
     config = EmbeddingsConfig(dim=args.dim, engine=args.engine, ann=args.ann, seed=args.seed, train=train)
     r = run_embeddings(args.sandbox, config)
     print_json({"encoder": r.encoder_id, "vectors": r.vector_ids, "precompute": r.precompute,
-                f"ann_recall@{config.k}": r.ann_recall, "item_to_item": r.evaluation, "style_probe": r.style_probe,
+                f"ann_recall@{config.k}": r.ann_recall, "item_to_item": r.evaluation, "taste": r.taste,
                 "metrics": r.metrics})
 
 

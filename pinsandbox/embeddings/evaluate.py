@@ -1,4 +1,6 @@
-"""Evaluation of pin vectors: item-to-item retrieval (PinSage's protocol) and a linear style probe."""
+"""Evaluation of pin vectors: item-to-item retrieval (PinSage's protocol) and, where the latent style is known
+(Pinworld), how well the vectors carry it: a linear style probe and the style purity of each pin's neighbours,
+for warm pins (engagement before the cutoff) and cold ones (content only) apart."""
 
 from __future__ import annotations
 
@@ -36,16 +38,47 @@ def item_to_item(pin_ids: np.ndarray, vectors: np.ndarray, pairs: pd.DataFrame, 
             "pairs": int(len(q)), "pool": int(len(pool))}
 
 
+def _styles(pin_ids: np.ndarray, pin_styles: pd.DataFrame) -> np.ndarray:
+    return pd.Series(pin_styles["style"].to_numpy(), index=pin_styles["pin_id"]).reindex(pin_ids).to_numpy(object)
+
+
 def style_probe(pin_ids: np.ndarray, vectors: np.ndarray, pin_styles: pd.DataFrame, seed: int = 0) -> float:
     """Accuracy of a linear probe (ridge classifier, 3-fold CV) predicting each pin's latent style."""
     from sklearn.linear_model import RidgeClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    style = pd.Series(pin_styles["style"].to_numpy(), index=pin_styles["pin_id"]).reindex(pin_ids)
-    keep = style.notna().to_numpy()
-    y = style[keep].to_numpy()
-    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    style = _styles(pin_ids, pin_styles)
+    keep = pd.notna(style)
+    y = style[keep].astype(str)
+    folds = StratifiedKFold(n_splits=min(3, int(pd.Series(y).value_counts().min())), shuffle=True, random_state=seed)
     return float(cross_val_score(RidgeClassifier(alpha=1.0), vectors[keep], y, cv=folds).mean())
+
+
+def style_purity(pin_ids: np.ndarray, vectors: np.ndarray, pin_styles: pd.DataFrame, k: int = 10,
+                 queries: np.ndarray | None = None) -> float:
+    """Share of each query pin's k nearest pins (among all pins, itself excluded) that share its latent style."""
+    style = _styles(pin_ids, pin_styles)
+    queries = np.arange(len(pin_ids)) if queries is None else np.flatnonzero(queries)
+    same = []
+    for s in range(0, len(queries), 1024):
+        q = queries[s:s + 1024]
+        scores = vectors[q] @ vectors.T
+        scores[np.arange(len(q)), q] = -np.inf
+        nn = np.argpartition(-scores, k, axis=1)[:, :k]
+        same.append(style[nn] == style[q][:, None])
+    return float(np.concatenate(same).mean()) if same else float("nan")
+
+
+def taste_measures(pin_ids: np.ndarray, vectors: np.ndarray, pin_styles: pd.DataFrame, warm: np.ndarray, k: int = 10,
+                   seed: int = 0) -> dict[str, float]:
+    """Style probe and style purity@k over all pins, warm pins and cold pins (a group too small to probe: absent)."""
+    out = {"style_probe_accuracy": style_probe(pin_ids, vectors, pin_styles, seed),
+           f"style_purity@{k}": style_purity(pin_ids, vectors, pin_styles, k)}
+    for group, rows in (("warm", warm), ("cold", ~warm)):
+        if rows.sum() >= 30:
+            out[f"style_probe_accuracy_{group}"] = style_probe(pin_ids[rows], vectors[rows], pin_styles, seed)
+            out[f"style_purity@{k}_{group}"] = style_purity(pin_ids, vectors, pin_styles, k, queries=rows)
+    return out
 
 
 def comparison_table(results: dict[str, dict], k: int = 10) -> pd.DataFrame:

@@ -138,17 +138,18 @@ class PinFeatures:
     pin_ids: np.ndarray
     text: np.ndarray  # float32 N×384 MiniLM
     pixels: np.ndarray  # uint8 N×S×S×3
+    descriptors: np.ndarray  # float32 N×D: classic image descriptors (colour histogram + HOG), zeros without image
     has_image: np.ndarray  # bool N
     meta: np.ndarray  # int64 N×3
-    neighbours: np.ndarray  # float32 N×384: mean MiniLM features of the pin's co-engaged pins (zeros if none)
-    pin_index: np.ndarray  # int64 N: the pin's row in the encoder's pin-id table, 0 if it had no engagement
+    neighbours: np.ndarray  # float32 N×384: MiniLM features of the pin's random-walk neighbours, importance-pooled
+    graph: np.ndarray  # float32 N×G: co-visit factors of the pin's random walks (zeros for cold pins)
+    warm: np.ndarray  # bool N: the pin had engagement before the cutoff (cold pins are embedded from content)
 
     def __len__(self) -> int:
         return len(self.pin_ids)
 
     def save(self, path: Path) -> None:
-        np.savez(path, pin_ids=self.pin_ids.astype(str), text=self.text, pixels=self.pixels,
-                 has_image=self.has_image, meta=self.meta, neighbours=self.neighbours, pin_index=self.pin_index)
+        np.savez(path, **{k: getattr(self, k) for k in self.__dataclass_fields__} | {"pin_ids": self.pin_ids.astype(str)})
 
     @classmethod
     def load(cls, path: Path) -> PinFeatures:
@@ -156,33 +157,17 @@ class PinFeatures:
             return cls(**{k: z[k] for k in cls.__dataclass_fields__})
 
 
-def build_features(pins: pd.DataFrame, images_dir: Path | None, vocab: MetadataVocab, pairs: pd.DataFrame,
-                   pin_table: list[str], image_size: int = 32, progress: bool = True) -> PinFeatures:
-    """Features of every pin. `pairs` (a, b) are the training co-engagement pairs (the graph: events before the
-    cutoff only); `pin_table` is the encoder's pin-id vocabulary."""
+def build_features(pins: pd.DataFrame, images_dir: Path | None, vocab: MetadataVocab, graph,
+                   image_size: int = 32, progress: bool = True) -> PinFeatures:
+    """Features of every pin. `graph` is the PinGraph of the events before the cutoff (`embeddings.graph`)."""
     texts = pin_texts(pins)
     pixels, has = load_images(pins, images_dir, image_size) if images_dir is not None else (
         np.zeros((len(pins), image_size, image_size, 3), np.uint8), np.zeros(len(pins), bool))
     pin_ids = pins["pin_id"].astype(str).to_numpy()
     text = encode_texts(texts, progress=progress)
-    lookup = {p: i + 1 for i, p in enumerate(pin_table)}
-    pin_index = np.array([lookup.get(p, 0) for p in pin_ids], dtype=np.int64)
-    return PinFeatures(pin_ids, text, pixels, has, vocab.transform(pins), neighbour_mean(pin_ids, text, pairs), pin_index)
-
-
-def neighbour_mean(pin_ids: np.ndarray, values: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
-    """For each pin, the mean of `values` over its neighbours in the co-engagement graph (PinSage's aggregation,
-    one hop, weighted by how often the pair occurs). Pins without neighbours get zeros."""
-    from scipy import sparse
-
-    row = pd.Series(np.arange(len(pin_ids)), index=pd.Index(pin_ids))
-    a, b = pairs["a"].map(row), pairs["b"].map(row)
-    keep = (a.notna() & b.notna()).to_numpy()
-    a, b = a[keep].to_numpy(np.int64), b[keep].to_numpy(np.int64)
-    adj = sparse.csr_matrix((np.ones(len(a), np.float32), (a, b)), shape=(len(pin_ids), len(pin_ids)))
-    deg = np.asarray(adj.sum(1)).ravel()
-    out = np.asarray(adj @ values) / np.maximum(deg, 1)[:, None]
-    return out.astype(np.float32)
+    descriptors = generic_image_features(pixels, has)
+    return PinFeatures(pin_ids, text, pixels, descriptors, has, vocab.transform(pins), graph.pool(text), graph.factors,
+                       graph.warm)
 
 
 def generic_image_features(pixels: np.ndarray, has_image: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pinsandbox.embeddings.features import PinFeatures, generic_image_features
+from pinsandbox.embeddings.features import PinFeatures
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -21,7 +21,7 @@ def off_the_shelf_vectors(features: PinFeatures, dim: int = 256, seed: int = 0) 
 
     blocks = [_unit(features.text)]
     if features.has_image.any():
-        img = generic_image_features(features.pixels, features.has_image)
+        img = features.descriptors.copy()
         img = img - img[features.has_image].mean(0)  # centre so cosine compares shape, not the shared offset
         img[~features.has_image] = 0
         blocks.append(_unit(img))

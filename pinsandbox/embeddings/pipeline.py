@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ import pandas as pd
 from pinsandbox.embeddings.catalog_access import load_catalog, load_ground_truth
 from pinsandbox.embeddings.config import EmbeddingsConfig
 from pinsandbox.embeddings.features import MetadataVocab, PinFeatures, build_features
+from pinsandbox.embeddings.graph import pin_graph
 from pinsandbox.embeddings.index import PinIndex, check_ann, check_vectors
 from pinsandbox.errors import CorruptArtifact, InvalidInput, NotFound
 from pinsandbox.sandbox import resolve
@@ -50,7 +52,7 @@ class EmbeddingsResult(StageResult):
     precompute: dict  # engine, pins, seconds, pins_per_s, shards_resumed
     ann_recall: dict[str, float]  # kind -> ANN recall@k against exact search
     evaluation: dict[str, dict]  # kind -> item-to-item hit_rate@k, mrr, pairs, pool
-    style_probe: dict[str, float] | None  # kind -> linear-probe accuracy of the latent style (Pinworld only)
+    taste: dict[str, dict] | None  # kind -> style probe and style purity, all / warm / cold pins (Pinworld only)
     table: pd.DataFrame = field(repr=False)  # hit_rate@k / mrr per kind and the relative lift
     vectors: dict[str, PinVectors] = field(repr=False)  # kind -> the published vectors
     catalog: object = field(repr=False)  # the Catalog trained on
@@ -65,7 +67,6 @@ class Prepared:
     truth: object  # Pinworld's GroundTruth, or None for imported catalogs
     vocab: MetadataVocab
     pairs: pd.DataFrame  # training co-engagement pairs (a, b), events before the cutoff only
-    pin_table: list[str]  # pins with a learned id embedding: those with training engagement
     features: PinFeatures
     heldout: pd.DataFrame = field(repr=False)  # evaluation pairs (query_pin_id, target_pin_id), after the cutoff
 
@@ -110,11 +111,12 @@ def prepare(sandbox=None, config: EmbeddingsConfig | None = None, progress: bool
     catalog = load_catalog(sandbox)
     truth = load_ground_truth(sandbox)
     pairs, heldout = check_inputs(catalog, truth, config)
-    pin_table = sorted(set(pairs["a"]) | set(pairs["b"]))
     vocab = MetadataVocab.fit(catalog.pins)
     images_dir = catalog.images_dir if "image" in catalog.pins and catalog.pins["image"].notna().any() else None
-    features = build_features(catalog.pins, images_dir, vocab, pairs, pin_table, config.image_size, progress=progress)
-    return Prepared(catalog, truth, vocab, pairs, pin_table, features, heldout)
+    graph = pin_graph(catalog.pins["pin_id"].astype(str).to_numpy(), catalog.train_events(), top_t=config.walk_neighbours,
+                      factors=config.graph_dim, n_walks=config.walks_per_pin, walk_length=config.walk_length, seed=config.seed)
+    features = build_features(catalog.pins, images_dir, vocab, graph, config.image_size, progress=progress)
+    return Prepared(catalog, truth, vocab, pairs, features, heldout)
 
 
 def fit_encoder(prepared: Prepared, config: EmbeddingsConfig, progress=True):
@@ -124,10 +126,8 @@ def fit_encoder(prepared: Prepared, config: EmbeddingsConfig, progress=True):
 
     f = prepared.features
     enc_cfg = EncoderConfig(dim=config.dim, image_size=config.image_size, use_images=bool(f.has_image.any()),
-                            n_pin_table=len(prepared.pin_table), vocab=prepared.vocab)
-    encoder, history = train_encoder(f, prepared.pairs, config.train, enc_cfg, progress=progress)
-    encoder.pin_table = prepared.pin_table
-    return encoder, history
+                            graph_dim=config.graph_dim, descriptor_dim=f.descriptors.shape[1], vocab=prepared.vocab)
+    return train_encoder(f, prepared.pairs, config.train, enc_cfg, progress=progress)
 
 
 def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: EmbeddingsConfig) -> str:
@@ -192,11 +192,13 @@ def publish_vectors(sb, kind: str, pin_ids: np.ndarray, vectors: np.ndarray, enc
     return sb.artifacts.current_id("embeddings", kind), recall
 
 
-def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: EmbeddingsConfig, pairs=None):
-    """(item-to-item results per kind, style-probe accuracy per kind or None when there is no ground truth).
+def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: EmbeddingsConfig, pairs=None, warm=None):
+    """(item-to-item results per kind, taste measures per kind — style probe and purity, all/warm/cold pins — or
+    None when there is no ground truth).
 
-    `pairs`: the held-out pairs (default: `heldout_pairs(catalog, truth)`)."""
-    from pinsandbox.embeddings.evaluate import item_to_item, style_probe
+    `pairs`: the held-out pairs (default: `heldout_pairs(catalog, truth)`); `warm`: which pins had engagement
+    before the cutoff (default: from the catalog's training events)."""
+    from pinsandbox.embeddings.evaluate import item_to_item, taste_measures
     from pinsandbox.embeddings.pairs import heldout_pairs
 
     pairs = heldout_pairs(catalog, truth) if pairs is None else pairs
@@ -206,14 +208,28 @@ def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: Emb
     results = {k: item_to_item(v.pin_ids, v.vectors, pairs, k=config.k, pool_size=config.pool_size, seed=config.seed)
                for k, v in vectors.items()}
     styles = getattr(truth, "pin_styles", None) if truth is not None else None
-    probe = {k: style_probe(v.pin_ids, v.vectors, styles, seed=config.seed) for k, v in vectors.items()} if styles is not None else None
-    return results, probe
+    if styles is None:
+        return results, None
+    taste = {}
+    for kind, v in vectors.items():
+        is_warm = warm if warm is not None else warm_pins(catalog, v.pin_ids)
+        taste[kind] = taste_measures(v.pin_ids, v.vectors, styles, is_warm, k=config.k, seed=config.seed)
+    return results, taste
 
 
-def embeddings_metrics(evaluation: dict, table: pd.DataFrame, ann_recall: dict, probe: dict | None, precompute: dict,
-                       k: int = 10) -> dict:
+def warm_pins(catalog, pin_ids: np.ndarray) -> np.ndarray:
+    """Which pins had engagement before the catalog's cutoff (the others are cold: content only)."""
+    from pinsandbox.schema import ENGAGEMENTS
+
+    train = catalog.train_events()
+    return np.isin(pin_ids, train.loc[train["action"].isin(ENGAGEMENTS), "pin_id"].astype(str).unique())
+
+
+def embeddings_metrics(evaluation: dict, table: pd.DataFrame, ann_recall: dict, taste: dict | None, precompute: dict,
+                       k: int = 10, train_s: float | None = None) -> dict:
     """The stage's `embeddings.*` metrics: hit-rate@k and MRR per kind and their lifts, ANN recall@k per kind,
-    the style probe per kind (Pinworld only) and the precompute throughput."""
+    the taste measures per kind (style probe and purity, all/warm/cold; Pinworld only), training time and the
+    precompute throughput."""
     hit = f"hit_rate@{k}"
     metrics = {}
     for kind, result in evaluation.items():
@@ -222,11 +238,14 @@ def embeddings_metrics(evaluation: dict, table: pd.DataFrame, ann_recall: dict, 
     if "lift (relative)" in table.index:
         metrics[f"embeddings.{hit}_lift"] = float(table.loc["lift (relative)", hit])
         metrics["embeddings.mrr_lift"] = float(table.loc["lift (relative)", "mrr"])
-    for kind, accuracy in (probe or {}).items():
-        metrics[f"embeddings.style_probe_accuracy.{kind}"] = accuracy
+    for kind, measures in (taste or {}).items():
+        for name, value in measures.items():
+            metrics[f"embeddings.{name}.{kind}"] = value
     for kind, recall in ann_recall.items():
         metrics[f"embeddings.ann_recall@{k}.{kind}"] = recall
     metrics["embeddings.precompute_pins_per_s"] = precompute["pins_per_s"]
+    if train_s is not None:
+        metrics["embeddings.train_s"] = train_s
     return metrics
 
 
@@ -244,13 +263,15 @@ def run_embeddings(sandbox=None, config: EmbeddingsConfig | None = None, progres
     sb = resolve(sandbox)
     prepared = prepare(sb, config, progress)
     catalog, truth, features = prepared.catalog, prepared.truth, prepared.features
+    started = time.perf_counter()
     encoder, history = fit_encoder(prepared, config, progress)
+    train_s = time.perf_counter() - started
     encoder_id = publish_encoder(sb, encoder, history, catalog, config)  # precompute workers load it from there
     prop, stats, work = precompute_proprietary(sb, features, config, progress)
     ots = off_the_shelf_vectors(features, dim=config.dim, seed=config.seed)
     computed = {"proprietary": prop, "off-the-shelf": ots}
     vecs = {k: PinVectors(features.pin_ids, v, "", v.shape[1]) for k, v in computed.items()}
-    evaluation, probe = evaluate_vectors(catalog, truth, vecs, config, prepared.heldout)  # before publishing them
+    evaluation, taste = evaluate_vectors(catalog, truth, vecs, config, prepared.heldout, warm=features.warm)  # before publishing
     table = comparison_table(evaluation, k=config.k)
     ids, recalls = {}, {}
     for kind, encoder, inputs in (("proprietary", encoder_id, [catalog.artifact_id, encoder_id]),
@@ -260,9 +281,9 @@ def run_embeddings(sandbox=None, config: EmbeddingsConfig | None = None, progres
     shutil.rmtree(work, ignore_errors=True)  # published: the resumable work folder is no longer needed
     return EmbeddingsResult(
         stage="embeddings", config=config, artifacts={"encoder": encoder_id, **ids},
-        metrics=embeddings_metrics(evaluation, table, recalls, probe, stats, k=config.k),
+        metrics=embeddings_metrics(evaluation, table, recalls, taste, stats, k=config.k, train_s=train_s),
         encoder_id=encoder_id, vector_ids=ids, history=history, precompute=stats, ann_recall=recalls,
-        evaluation=evaluation, style_probe=probe, table=table, vectors=vecs, catalog=catalog, truth=truth)
+        evaluation=evaluation, taste=taste, table=table, vectors=vecs, catalog=catalog, truth=truth)
 
 
 def load_vectors(kind: str = "proprietary", sandbox=None) -> PinVectors:

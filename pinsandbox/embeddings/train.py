@@ -10,16 +10,20 @@ import torch
 from torch.nn import functional as F
 
 from pinsandbox.embeddings.config import TrainConfig
-from pinsandbox.embeddings.encoder import EncoderConfig, PinEncoder, feature_tensors
+from pinsandbox.embeddings.encoder import FEATURE_NAMES, EncoderConfig, PinEncoder, feature_tensors
 from pinsandbox.embeddings.features import PinFeatures
 from pinsandbox.errors import InvalidInput
 
 
-def info_nce(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor | None, temperature: float) -> torch.Tensor:
-    """InfoNCE with in-batch negatives (row i's positive is column i) plus shared sampled negatives."""
+def info_nce(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor | None, temperature: float,
+             hard: torch.Tensor | None = None) -> torch.Tensor:
+    """InfoNCE with in-batch negatives (row i's positive is column i), shared sampled negatives and, if given,
+    one hard negative per anchor (row i of `hard`)."""
     logits = anchor @ positive.T
     if negatives is not None and len(negatives):
         logits = torch.cat([logits, anchor @ negatives.T], 1)
+    if hard is not None:
+        logits = torch.cat([logits, (anchor * hard).sum(1, keepdim=True)], 1)
     target = torch.arange(len(anchor))
     return F.cross_entropy(logits / temperature, target)
 
@@ -37,9 +41,34 @@ def pair_indices(features: PinFeatures, pairs: pd.DataFrame) -> np.ndarray:
     return np.stack([a[keep].to_numpy(np.int64), b[keep].to_numpy(np.int64)], 1)
 
 
+def without_neighbourhood(inputs: list, hide: torch.Tensor) -> list:
+    """The encoder's inputs with the neighbourhood of the rows in `hide` removed, as a freshly published pin has none."""
+    out = list(inputs)
+    for name in ("neighbours", "graph"):
+        i = FEATURE_NAMES.index(name)
+        out[i] = out[i].masked_fill(hide[:, None], 0)
+    i = FEATURE_NAMES.index("warm")
+    out[i] = out[i] & ~hide
+    return out
+
+
+def same_category_sampler(meta: np.ndarray, rng: np.random.Generator):
+    """A function rows -> one other pin of each row's category (PinSage's hard negatives are pins close to the
+    query yet not engaged with it; on a catalog, the same category is where style alone must tell pins apart)."""
+    category = meta[:, 0]
+    order = np.argsort(category, kind="stable")
+    start = np.searchsorted(category[order], category)
+    size = np.bincount(category, minlength=category.max() + 1)[category]
+
+    def sample(rows: np.ndarray) -> np.ndarray:
+        return order[start[rows] + (rng.random(len(rows)) * size[rows]).astype(np.int64)]
+
+    return sample
+
+
 def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfig | None = None,
                   encoder_config: EncoderConfig | None = None, progress: bool = True):
-    """Fit a PinEncoder. Returns (encoder in eval mode, loss history DataFrame: phase, step, loss, clip, engagement)."""
+    """Fit a PinEncoder. Returns (encoder in eval mode, loss history DataFrame: phase, step, loss, clip, engagement, text)."""
     from tqdm.auto import tqdm
 
     config = config or TrainConfig()
@@ -66,8 +95,8 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
         model.train()
         for step in tqdm(range(config.clip_steps), desc="train: CLIP image↔text", unit="step", disable=not progress):
             rows = rng.choice(image_rows, size=min(config.clip_batch_size, len(image_rows)), replace=False)
-            text, pixels, has, *_ = feature_tensors(features, rows)
-            img = model.image_hidden(pixels, has)
+            text, pixels, descriptors, has, *_ = feature_tensors(features, rows)
+            img = model.image_hidden(pixels, descriptors, has)
             loss = clip_loss(F.normalize(model.image_proj(img), dim=-1),
                              F.normalize(model.text_proj(model.text_tower(text)), dim=-1), model.logit_scale)
             opt.zero_grad(set_to_none=True)
@@ -82,8 +111,9 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
         for p in model.image_tower.parameters():
             p.requires_grad_(False)
         with torch.no_grad():
-            image_hidden = torch.cat([model.image_hidden(*feature_tensors(features, np.arange(s, min(s + 512, len(features))))[1:3])
+            image_hidden = torch.cat([model.image_hidden(*feature_tensors(features, np.arange(s, min(s + 512, len(features))))[1:4])
                                       for s in range(0, len(features), 512)])
+    hard_negative = same_category_sampler(features.meta, rng) if config.hard_negatives else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warm = max(1, config.steps // 10)  # linear warm-up, then cosine decay (any number of steps)
@@ -98,18 +128,23 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
         else:  # no engagement: CLIP only, on random pins
             batch = rng.choice(len(features), size=(min(config.batch_size, len(features)), 1), replace=False)
         neg = rng.choice(len(features), size=min(config.n_negatives, len(features)), replace=False)
-        rows = np.concatenate([batch.reshape(-1), neg])
-        inputs = list(feature_tensors(features, rows))
-        hide = torch.from_numpy(rng.random(len(rows)) < config.id_dropout)
-        inputs[5] = inputs[5].masked_fill(hide, 0)  # id hidden: the pin must be recognised by its content
+        pair_rows = batch.reshape(-1)
+        hard = hard_negative(pair_rows) if hard_negative is not None and batch.shape[1] == 2 else np.zeros(0, np.int64)
+        rows = np.concatenate([pair_rows, neg, hard])
+        # neighbourhood hidden: the pin must be recognised by its content, as a freshly published pin is
+        hide = torch.from_numpy(rng.random(len(rows)) < config.graph_dropout)
+        inputs = without_neighbourhood(feature_tensors(features, rows), hide)
         out = model(*inputs, image_hidden=None if image_hidden is None else image_hidden[rows])
-        n = len(batch)
+        m = len(pair_rows)
         losses = {}
+        z = out["pin"]
         if config.engagement_weight > 0 and batch.shape[1] == 2:
-            z = out["pin"]
-            anchor, pos, negz = z[0:2 * n:2], z[1:2 * n:2], z[2 * n:]
-            losses["engagement"] = (info_nce(anchor, pos, negz, config.temperature)
-                                    + info_nce(pos, anchor, negz, config.temperature)) / 2
+            anchor, pos, negz = z[0:m:2], z[1:m:2], z[m:m + len(neg)]
+            hard_z = z[m + len(neg):] if len(hard) else None
+            losses["engagement"] = (info_nce(anchor, pos, negz, config.temperature, None if hard_z is None else hard_z[0::2])
+                                    + info_nce(pos, anchor, negz, config.temperature, None if hard_z is None else hard_z[1::2])) / 2
+        if config.text_weight > 0:
+            losses["text"] = info_nce(out["text_z"][:m], z[:m].detach(), None, config.temperature)
         if with_images:
             mask = torch.from_numpy(has_image[rows])
             if mask.sum() > 1:
@@ -117,7 +152,8 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
         if not losses:
             break
         loss = (config.engagement_weight * losses.get("engagement", torch.tensor(0.0))
-                + config.clip_weight * losses.get("clip", torch.tensor(0.0)))
+                + config.clip_weight * losses.get("clip", torch.tensor(0.0))
+                + config.text_weight * losses.get("text", torch.tensor(0.0)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -127,4 +163,6 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
             bar.set_postfix(loss=f"{loss.item():.3f}")
     for p in model.parameters():
         p.requires_grad_(True)
-    return model.eval(), pd.DataFrame(history)
+    model.eval()
+    model.fit_cold_map(features, config.cold_l2)
+    return model, pd.DataFrame(history)

@@ -48,7 +48,11 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         *(_h(f"embeddings.mrr.{k}", f"item-to-item MRR, {k}") for k in KINDS),
         _h("embeddings.hit_rate@10_lift", "hit rate@10 lift, proprietary over off-the-shelf"),
         _h("embeddings.mrr_lift", "MRR lift, proprietary over off-the-shelf"),
-        *(_h(f"embeddings.style_probe_accuracy.{k}", f"style probe accuracy, {k} (Pinworld only)", True) for k in KINDS),
+        *(_h(f"embeddings.style_probe_accuracy{part}.{k}", f"style probe accuracy{label}, {k} (Pinworld only)", True)
+          for part, label in (("_warm", " on warm pins"), ("_cold", " on cold pins"), ("", "")) for k in KINDS),
+        *(_h(f"embeddings.style_purity@10{part}.{k}", f"own-style share of 10 nearest pins{label}, {k} (Pinworld only)", True)
+          for part, label in (("", ""), ("_warm", " (warm pins)"), ("_cold", " (cold pins)")) for k in KINDS),
+        _h("embeddings.train_s", "encoder training time (s)"),
         *(_h(f"embeddings.ann_recall@10.{k}", f"ANN recall@10 vs exact search, {k}") for k in KINDS),
         _h("embeddings.precompute_pins_per_s", "precompute throughput, pins/s"),
     ),
