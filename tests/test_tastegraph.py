@@ -75,7 +75,7 @@ def test_batch_interests_separate_two_tastes_and_online_update_moves_or_spawns()
     a, b, c = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
     vecs = np.vstack([a + 0.05 * rng.standard_normal((6, 8)), b + 0.05 * rng.standard_normal((4, 8)), c[None]])
     vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-    cfg = InterestConfig(half_life_days=30.0)
+    cfg = InterestConfig(half_life_days=30.0, half_life_engagements=None)  # the wall clock alone, here
     st = fit_pinner(np.arange(10), np.ones(10), vecs, cfg, t=0.0)
     assert len(st.importance) == 2 and st.importance[0] == 6 and st.importance[1] == 4  # mid-century AND Nantucket
     assert st.medoids[0] < 6 <= st.medoids[1]
@@ -84,6 +84,49 @@ def test_batch_interests_separate_two_tastes_and_online_update_moves_or_spawns()
     update_pinner(st, 10, vecs, 2.0, 30 * 86400.0, cfg, engaged=True)  # taste c, a month later: spawns, old ones decayed
     assert len(st.importance) == 3 and st.importance[0] == pytest.approx(4.0) and st.importance[2] == 2.0
     assert st.medoids[2] == 10
+
+
+def test_the_pinners_own_clock_fades_a_taste_left_behind_not_a_quiet_pinners():
+    """Two pinners save pin a on the same day; then u engages 40 times elsewhere and v not at all. With a half-life
+    of 40 engagements u's edge to a counts half of v's, and an online engagement ages u's interests by one step."""
+    day = "2026-01-01T00:00Z"
+    later = [ev("u", f"x{i}", "click", ts=f"2026-01-02T00:{i:02d}Z") for i in range(40)]
+    events = prepare_events(pd.DataFrame([ev("u", "a", "save", ts=day), ev("v", "a", "save", ts=day), *later]))
+    pins = pd.Index(["a", *[f"x{i}" for i in range(40)]])
+    g = build_graph(events, pins, half_life_days=1e9, half_life_engagements=40)
+    w = g.pinner_pin[:, 0].toarray().ravel()
+    assert w[g.pinners.get_loc("u")] == pytest.approx(w[g.pinners.get_loc("v")] / 2)
+    assert build_graph(events, pins, half_life_days=1e9).pinner_pin[:, 0].toarray().ravel() == pytest.approx([2.0, 2.0])
+
+    vecs = np.eye(4, dtype=np.float32)
+    cfg = InterestConfig(half_life_engagements=10.0)
+    st = fit_pinner(np.array([0]), np.array([1.0]), vecs, cfg, t=0.0)
+    update_pinner(st, 3, vecs, 1.0, 0.0, cfg, engaged=True)  # a new taste: the old one ages one engagement
+    assert st.importance[0] == pytest.approx(0.5 ** 0.1)
+    update_pinner(st, 3, vecs, 1.0, 0.0, cfg, engaged=False)  # an impression is not an engagement: no ageing
+    assert st.importance[0] == pytest.approx(0.5 ** 0.1)
+
+
+def test_a_pinner_whose_taste_moved_gets_the_new_taste_first():
+    """30 saves of style A over three weeks, then 10 of style B in the last days: the homefeed leads with B, while
+    wall-clock decay alone with no share weighting kept A first (the taste graph's drift, issue #15)."""
+    rng = np.random.default_rng(0)
+    vecs = np.vstack([np.eye(8)[0] + 0.1 * rng.standard_normal((60, 8)), np.eye(8)[1] + 0.1 * rng.standard_normal((60, 8))])
+    ids = np.array([f"p{i}" for i in range(120)])
+    start = pd.Timestamp("2026-01-01T00:00Z")
+    rows = [ev("u", f"p{i}", "save", ts=start + pd.Timedelta(hours=16 * i)) for i in range(30)]
+    rows += [ev("u", f"p{60 + i}", "save", ts=start + pd.Timedelta(days=21, hours=8 * i)) for i in range(10)]
+    rows += [ev(f"o{j}", f"p{(j * 7 + i) % 120}", "click", ts=start + pd.Timedelta(days=i)) for j in range(20) for i in range(6)]
+    events = pd.DataFrame(rows)
+
+    def b_share(**settings):
+        config = TasteGraphConfig(gnn=None, ease_l2=None, **settings)
+        feed = TasteGraph(config).fit(events, (ids, vecs), pins=ids).recommend("u", k=10)
+        return np.mean([int(p[1:]) >= 60 for p in feed])
+
+    following = b_share()
+    wall_clock = b_share(share_weighting=0.0, interests=InterestConfig(half_life_engagements=None, recency_mix=0.0))
+    assert following > 0.5 and following > wall_clock
 
 
 def test_ward_cut_matches_fcluster():

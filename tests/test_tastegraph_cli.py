@@ -87,6 +87,10 @@ def test_snapshot_carries_its_config_and_a_refit_with_it_scores_the_same(world):
     assert list(first.table.index[:4]) == ["popularity", "itemknn", "ease", "tastegraph"]
     assert first.metrics["tastegraph.ndcg@10.tastegraph"] > first.metrics["tastegraph.ndcg@10.popularity"]
     assert first.metrics["tastegraph.realtime_events_fed"] > 0 and first.drift is not None
+    # the drifted pinners' feed, week by week, the taste graph following their events online; week 0 is the cutoff
+    weeks = first.drift_weeks
+    assert list(weeks.index) == [0, 1, 2] and weeks.loc[0, "new_style_share"] == first.metrics["tastegraph.drift_new_style_share"]
+    assert first.metrics["tastegraph.drift_new_style_share_week1"] == weeks.loc[1, "new_style_share"]
 
 
 def test_stage_refuses_bad_input_before_training_and_publishes_nothing(world):

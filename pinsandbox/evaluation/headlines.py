@@ -84,6 +84,8 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
         _h("tastegraph.ndcg@10.realtime", "NDCG@10, real-time updates"),
         _h("tastegraph.drift_new_style_share", "drift: share of the new style (Pinworld only)", optional=True),
         _h("tastegraph.drift_old_style_share", "drift: share of the old style (Pinworld only)", optional=True),
+        _h("tastegraph.drift_new_style_share_week1", "drift, one week of events later: share of the new style (Pinworld only)", optional=True),
+        _h("tastegraph.drift_old_style_share_week1", "drift, one week of events later: share of the old style (Pinworld only)", optional=True),
     ),
     "serving": (
         _h("serving.homefeed_p99_ms", "homefeed p99 (ms)"), _h("serving.homefeed_p50_ms", "homefeed p50 (ms)"),

@@ -56,11 +56,26 @@ def check_known_pins(events: pd.DataFrame, pins: pd.Index, *, what: str = "event
         )
 
 
-def edge_weights(events: pd.DataFrame, now: pd.Timestamp, half_life_days: float) -> np.ndarray:
-    """Action weight × recency decay (halves every `half_life_days` before `now`)."""
+def edge_weights(events: pd.DataFrame, now: pd.Timestamp, half_life_days: float,
+                 half_life_engagements: float | None = None) -> np.ndarray:
+    """Action weight × recency decay (halves every `half_life_days` before `now`, and, if given, every
+    `half_life_engagements` engagements the pinner made since: see `engagement_clock_decay`)."""
     age_days = (now - events["ts"]).dt.total_seconds().to_numpy() / 86400.0
     decay = np.power(0.5, np.clip(age_days, 0, None) / half_life_days)
+    if half_life_engagements is not None:
+        decay = decay * engagement_clock_decay(events, half_life_engagements)
     return events["action"].map(ACTION_WEIGHTS).to_numpy(dtype=np.float64) * decay
+
+
+def engagement_clock_decay(events: pd.DataFrame, half_life: float) -> np.ndarray:
+    """0.5 ** (engagements the same pinner made after this event / half_life), for time-sorted events.
+
+    Time on the pinner's own clock: a pinner who has engaged fifty times since last touching a taste has moved on,
+    while one who has not been back for a month has not — wall-clock decay cannot tell the two apart."""
+    engaged = events["action"].isin(ENGAGEMENTS).astype(np.int64)
+    by_pinner = engaged.groupby(events["pinner_id"].to_numpy(), sort=False)
+    later = (by_pinner.transform("sum") - by_pinner.cumsum()).to_numpy()
+    return np.power(0.5, later / half_life)
 
 
 @dataclass
@@ -82,11 +97,11 @@ class Graph:
 
 
 def build_graph(events: pd.DataFrame, pins: pd.Index, *, half_life_days: float = 30.0,
-                now: pd.Timestamp | None = None) -> Graph:
+                half_life_engagements: float | None = None, now: pd.Timestamp | None = None) -> Graph:
     """Build the graph from prepared events (see `prepare_events`) over the pin universe `pins`."""
     now = now if now is not None else (events["ts"].max() if len(events) else pd.Timestamp.now(tz="UTC"))
     pinners = pd.Index(pd.unique(events["pinner_id"]), name="pinner_id")
-    w = edge_weights(events, now, half_life_days)
+    w = edge_weights(events, now, half_life_days, half_life_engagements)
     rows = pinners.get_indexer(events["pinner_id"])
     cols = pins.get_indexer(events["pin_id"])
     pinner_pin = sp.csr_matrix((w, (rows, cols)), shape=(len(pinners), len(pins)))

@@ -127,9 +127,8 @@ def realtime_vs_batch(model, train_events: pd.DataFrame, test_events: pd.DataFra
     return table
 
 
-def drift_report(models: dict, truth, cutoff, *, k: int = 10) -> pd.DataFrame:
-    """Pinworld: for pinners whose taste moved to a new style before the cutoff, the share of their top-k in the
-    new style vs the style they left. A homefeed that follows drift has new > old."""
+def drifted_pinners(truth, cutoff) -> tuple[list, pd.Series, pd.Series]:
+    """Pinworld: (pinners whose taste moved to a new style before the cutoff, their old styles, their new styles)."""
     pi = truth.pinner_interests
     cutoff = utc_timestamp(cutoff, what="cutoff")
     start = pi["from_ts"].min()
@@ -140,15 +139,40 @@ def drift_report(models: dict, truth, cutoff, *, k: int = 10) -> pd.DataFrame:
         raise InvalidInput("no pinner's taste drifted before the cutoff in this ground truth: nothing to report")
     old = left.groupby("pinner_id")["style"].agg(set)
     new = came.groupby("pinner_id")["style"].agg(set)
+    return drifted, old - new, new - old
+
+
+def _style_shares(model, truth, drifted, old, new, k) -> dict:
     style = truth.pin_styles.set_index("pin_id")["style"]
-    rows = {}
-    for name, m in models.items():
-        recs = _recommend_all(m, drifted, k)
-        s_new, s_old = [], []
-        for u in drifted:
-            st = style.reindex(recs[u][:k]).to_numpy()
-            s_new.append(np.isin(st, list(new[u] - old[u])).mean())
-            s_old.append(np.isin(st, list(old[u] - new[u])).mean())
-        rows[name] = {"new_style_share": float(np.mean(s_new)), "old_style_share": float(np.mean(s_old)),
-                      "pinners": len(drifted)}
+    recs = _recommend_all(model, drifted, k)
+    s_new, s_old = [], []
+    for u in drifted:
+        st = style.reindex(recs[u][:k]).to_numpy()
+        s_new.append(np.isin(st, list(new[u])).mean())
+        s_old.append(np.isin(st, list(old[u])).mean())
+    return {"new_style_share": float(np.mean(s_new)), "old_style_share": float(np.mean(s_old)), "pinners": len(drifted)}
+
+
+def drift_report(models: dict, truth, cutoff, *, k: int = 10) -> pd.DataFrame:
+    """Pinworld: for pinners whose taste moved to a new style before the cutoff, the share of their top-k in the
+    new style vs the style they left. A homefeed that follows drift has new > old."""
+    drifted, old, new = drifted_pinners(truth, cutoff)
+    rows = {name: _style_shares(m, truth, drifted, old, new, k) for name, m in models.items()}
     return pd.DataFrame(rows).T.rename_axis("method")
+
+
+def drift_over_time(model, truth, test_events: pd.DataFrame, cutoff, *, weeks: int = 2, k: int = 10) -> pd.DataFrame:
+    """The drifted pinners' homefeed week by week after the cutoff, the model following their events online
+    (`model.fork().update`): new vs old style share at the cutoff (week 0) and after each further week."""
+    drifted, old, new = drifted_pinners(truth, cutoff)
+    cutoff = utc_timestamp(cutoff, what="cutoff")
+    events = prepare_events(test_events, what="test events")
+    events = events[events["pinner_id"].isin(drifted)]
+    online = model.fork()
+    rows = []
+    for week in range(weeks + 1):
+        if week:
+            fed = events[(events["ts"] >= cutoff + pd.Timedelta(weeks=week - 1)) & (events["ts"] < cutoff + pd.Timedelta(weeks=week))]
+            online.update_many(fed)
+        rows.append({"week": week, **_style_shares(online, truth, drifted, old, new, k)})
+    return pd.DataFrame(rows).set_index("week")

@@ -84,7 +84,8 @@ def load(sandbox=None, name: str = "taste-graph"):
     m.events = pd.read_parquet(art.file("events.parquet"))
     online = pd.read_parquet(art.file("online_events.parquet"))
     m._online = online.to_dict("records")
-    m.graph = build_graph(m.events, m.pins, half_life_days=m.config.half_life_days, now=pd.Timestamp(meta["now"]))
+    m.graph = build_graph(m.events, m.pins, half_life_days=m.config.half_life_days,
+                          half_life_engagements=m.config.interests.half_life_engagements, now=pd.Timestamp(meta["now"]))
     m.walker = PixieWalker(m.graph.pin_board, m.graph.board_pin, m.config.walks) if m.graph.pin_board.nnz else None
     m.pinner_rows = pd.Index(pd.read_parquet(art.file("gnn_pinners.parquet"))["pinner_id"].astype(str))
     m.gnn_top = np.load(art.file("gnn_top.npy")) if "gnn_top.npy" in art.manifest["files"] else None

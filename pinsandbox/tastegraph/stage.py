@@ -32,6 +32,7 @@ VECTOR_KINDS = ("proprietary", "off-the-shelf")
 class TasteGraphStageConfig:
     k: int = 10  # homefeed length evaluated
     first_n: int = 3  # real-time arm: each pinner's first test-window engagements fed online
+    drift_weeks: int = 2  # Pinworld: follow the drifted pinners' feeds this many weeks past the cutoff
     vectors: str = "proprietary"  # pin vectors preferred; the other kind, then graph embeddings, if missing
     before: str | None = None  # fit on events before this time (ISO-8601 or unix seconds); None: the catalog's cutoff
     ease_l2: float = 300.0  # the EASE baseline's regulariser (notebook 04 gives the taste graph's EASE source the same)
@@ -47,6 +48,7 @@ class TasteGraphResult(StageResult):
     table: pd.DataFrame  # one row per method (and per single source), recall/ndcg/hit-rate/interest coverage @k
     realtime: pd.DataFrame  # rows batch, real-time: the same pinners with/without their first test events fed online
     drift: pd.DataFrame | None  # Pinworld only: new vs old style share of drifting pinners' homefeeds
+    drift_weeks: pd.DataFrame | None  # Pinworld only: the same, week by week, the taste graph following events online
     split: object  # pinsandbox.tastegraph.api.Split: catalog, train, test, cutoff, vectors
     truth: object  # Pinworld's GroundTruth, or None (imported catalog)
     pin_groups: pd.Series  # pin_id -> taste group used for interest coverage (true styles, else k-means groups)
@@ -70,6 +72,8 @@ def check_config(config: TasteGraphStageConfig) -> TasteGraphStageConfig:
         raise InvalidInput(f"TasteGraphStageConfig.model must be a TasteGraphConfig, got {type(config.model).__name__}")
     if int(config.k) < 1:
         raise InvalidInput(f"k must be at least 1, got {config.k}")
+    if int(config.drift_weeks) < 0:
+        raise InvalidInput(f"drift_weeks must be 0 or more, got {config.drift_weeks}")
     if int(config.first_n) < 1:
         raise InvalidInput(f"first_n must be at least 1, got {config.first_n}")
     if config.vectors not in VECTOR_KINDS:
@@ -99,6 +103,7 @@ def run_tastegraph(sandbox=None, config: TasteGraphStageConfig | None = None, pr
     from pinsandbox.tastegraph.api import fit_on_split, load_split
     from pinsandbox.tastegraph.metrics import (
         compare,
+        drift_over_time,
         drift_report,
         realtime_vs_batch,
         split_test_for_realtime,
@@ -131,22 +136,26 @@ def run_tastegraph(sandbox=None, config: TasteGraphStageConfig | None = None, pr
             models[source_only(source)] = only
     table = compare(models, split.train, split.test, k=k, pin_groups=pin_groups)
     rt = realtime_vs_batch(tg, split.train, split.test, first_n=int(config.first_n), k=k, pin_groups=pin_groups)
-    drift = None
+    drift = drift_weeks = None
     if truth is not None:
         drift = drift_report({"tastegraph": tg, "ease": baselines["ease"], "popularity": baselines["popularity"]},
                              truth, split.cutoff, k=k)
+        drift_weeks = drift_over_time(tg, truth, split.test, split.cutoff, weeks=int(config.drift_weeks), k=k)
 
     inputs = [split.catalog.artifact_id] + ([split.vectors.artifact_id] if split.vectors is not None else [])
     snapshot_id = tg.save(sb, name=config.snapshot, inputs=inputs)
-    metrics = stage_metrics(tg, table, rt, drift, fit_seconds, k)
+    metrics = stage_metrics(tg, table, rt, drift, fit_seconds, k, drift_weeks)
     return TasteGraphResult(stage=STAGE, config=config, artifacts={config.snapshot: snapshot_id}, metrics=metrics,
-                            model=tg, baselines=baselines, table=table, realtime=rt, drift=drift, split=split,
+                            model=tg, baselines=baselines, table=table, realtime=rt, drift=drift,
+                            drift_weeks=drift_weeks, split=split,
                             truth=truth, pin_groups=pin_groups, fit_seconds=fit_seconds)
 
 
-def stage_metrics(tg, table: pd.DataFrame, rt: pd.DataFrame, drift: pd.DataFrame | None, fit_seconds: dict, k: int) -> dict:
+def stage_metrics(tg, table: pd.DataFrame, rt: pd.DataFrame, drift: pd.DataFrame | None, fit_seconds: dict, k: int,
+                  drift_weeks: pd.DataFrame | None = None) -> dict:
     """`tastegraph.*` metrics: the comparison table flattened (`tastegraph.<metric>.<method>`), the headline
-    figures, real-time vs batch (`.batch`, `.realtime`) and drift shares (the taste graph's without a variant)."""
+    figures, real-time vs batch (`.batch`, `.realtime`) and drift shares (the taste graph's without a variant;
+    week by week after the cutoff as `drift_new_style_share_week<N>`)."""
     ndcg, recall = f"ndcg@{k}", f"recall@{k}"
     present = [b for b in BASELINES if b in table.index]
     best = float(table.loc[present, ndcg].max())
@@ -175,6 +184,10 @@ def stage_metrics(tg, table: pd.DataFrame, rt: pd.DataFrame, drift: pd.DataFrame
             suffix = "" if method == "tastegraph" else f".{method}"
             m[f"tastegraph.drift_new_style_share{suffix}"] = float(row["new_style_share"])
             m[f"tastegraph.drift_old_style_share{suffix}"] = float(row["old_style_share"])
+    for week, row in (drift_weeks.iterrows() if drift_weeks is not None else ()):
+        if week:
+            m[f"tastegraph.drift_new_style_share_week{week}"] = float(row["new_style_share"])
+            m[f"tastegraph.drift_old_style_share_week{week}"] = float(row["old_style_share"])
     return m
 
 
