@@ -1,4 +1,4 @@
-"""Pictures for the notebook: loss curve, UMAP taste maps, similar-pins gallery (matplotlib, ipywidgets)."""
+"""Pictures for the notebook: loss curve, taste measures, UMAP taste maps (matplotlib)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def loss_curve(history: pd.DataFrame):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-    for ax, phase, cols in ((axes[0], "clip", ["clip"]), (axes[1], "engagement", ["engagement", "clip", "loss"])):
+    for ax, phase, cols in ((axes[0], "clip", ["clip"]), (axes[1], "engagement", ["engagement", "clip", "text", "loss"])):
         h = history[history["phase"] == phase]
         for c in cols:
             if c in h and h[c].notna().any():
@@ -19,6 +19,25 @@ def loss_curve(history: pd.DataFrame):
         ax.set_xlabel("step")
         ax.legend()
     axes[0].set_ylabel("loss (10-step mean)")
+    fig.tight_layout()
+    return fig
+
+
+def taste_bars(taste: dict):
+    """Style probe and style purity@10 of each vector set, on all, warm and cold pins (the result's `taste`)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+    groups = ("", "_warm", "_cold")
+    for ax, (measure, title) in zip(axes, (("style_probe_accuracy", "linear style probe (3-fold CV)"),
+                                           ("style_purity@10", "own-style share of the 10 nearest pins")), strict=True):
+        x = np.arange(len(groups))
+        for i, (kind, values) in enumerate(taste.items()):
+            ax.bar(x + i * 0.4, [values.get(measure + g, np.nan) for g in groups], 0.4, label=kind)
+        ax.set_xticks(x + 0.2, ["all pins", "warm pins", "cold pins"])
+        ax.set_title(title)
+        ax.set_ylim(0, 1)
+    axes[0].legend()
     fig.tight_layout()
     return fig
 
@@ -54,30 +73,5 @@ def taste_maps(vector_sets: dict, labels: pd.Series, max_points: int = 3000, see
         ax.set_xticks([])
         ax.set_yticks([])
     axes[-1].legend(markerscale=3, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
-    fig.tight_layout()
-    return fig
-
-
-def similar_gallery(pin_id: str, catalog, k: int = 8, sandbox=None):
-    """The query pin and its k most similar pins under each vector set, with titles."""
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    from pinsandbox.embeddings.pipeline import KINDS, similar_pins
-
-    pins = catalog.pins.set_index("pin_id")
-    fig, axes = plt.subplots(len(KINDS), k + 1, figsize=(1.9 * (k + 1), 2.3 * len(KINDS)))
-    for r, kind in enumerate(KINDS):
-        table = similar_pins(pin_id, k=k, kind=kind, sandbox=sandbox)
-        for c, pid in enumerate([pin_id, *table["pin_id"]]):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            image = pins.at[pid, "image"] if "image" in pins else None
-            if image is not None and not pd.isna(image):
-                ax.imshow(Image.open(catalog.images_dir / str(image)).convert("RGB"))
-            title = str(pins.at[pid, "title"])[:22]
-            ax.set_title(("QUERY\n" if c == 0 else "") + title, fontsize=7)
-        axes[r, 0].set_ylabel(kind, fontsize=9)
     fig.tight_layout()
     return fig

@@ -58,12 +58,42 @@ def main_groups(train_events: pd.DataFrame, pin_groups: pd.Series, min_share: fl
     return keep.groupby("pinner_id")["group"].agg(set).to_dict()
 
 
+def pinner_cells(train_events: pd.DataFrame, pin_groups: pd.Series, pin_categories: pd.Series) -> dict[str, set]:
+    """pinner_id -> the (taste group, category) cells of the pins they engaged with."""
+    eng = train_events[train_events["action"].isin(ENGAGEMENTS)]
+    cells = pd.DataFrame({"u": eng["pinner_id"].to_numpy(), "g": pin_groups.reindex(eng["pin_id"]).to_numpy(),
+                          "c": pin_categories.reindex(eng["pin_id"]).to_numpy()}).dropna().drop_duplicates()
+    return {u: set(zip(d["g"], d["c"], strict=True)) for u, d in cells.groupby("u", sort=False)}
+
+
+def lateral_exploration(recs: dict, targets: dict, cells: dict, pin_groups: pd.Series, pin_categories: pd.Series,
+                        k: int) -> dict:
+    """Lateral pins: in a taste group *or* a category the pinner engaged with, but not in a combination of the two
+    they did (Pinworld: same style, another category, or the reverse). Returns the share of the top-k that is
+    lateral and the share of those lateral pins the pinner went on to engage with after the cutoff."""
+    shares, lateral, engaged = [], 0, 0
+    for u, feed in recs.items():
+        mine = cells.get(u)
+        if not mine:
+            continue
+        groups, cats = {g for g, _ in mine}, {c for _, c in mine}
+        g, c = pin_groups.reindex(feed[:k]).to_numpy(), pin_categories.reindex(feed[:k]).to_numpy()
+        side = [(gi, ci) not in mine and (gi in groups or ci in cats) for gi, ci in zip(g, c, strict=True)]
+        shares.append(sum(side) / k)
+        lateral += sum(side)
+        engaged += sum(p in targets.get(u, ()) for p, s in zip(feed[:k], side, strict=True) if s)
+    return {f"lateral_share@{k}": float(np.mean(shares)) if shares else float("nan"),
+            f"lateral_engaged@{k}": engaged / lateral if lateral else float("nan")}
+
+
 def evaluate(model, train_events: pd.DataFrame, test_events: pd.DataFrame, *, k: int = 10,
-             pin_groups: pd.Series | None = None, targets: dict[str, set[str]] | None = None) -> dict:
+             pin_groups: pd.Series | None = None, targets: dict[str, set[str]] | None = None,
+             pin_categories: pd.Series | None = None) -> dict:
     """Mean recall@k, ndcg@k, hit_rate@k (and interest_coverage@k when `pin_groups` is given) over pinners with targets.
 
     `pin_groups` maps pin_id -> a taste group (e.g. a k-means cluster of pin vectors, or a category column);
-    interest coverage is the share of a pinner's main groups that their top-k touches.
+    interest coverage is the share of a pinner's main groups that their top-k touches. With `pin_categories` too,
+    lateral exploration (`lateral_exploration`): lateral_share@k and lateral_engaged@k.
     """
     targets = targets if targets is not None else targets_of(train_events, test_events)
     pinners = sorted(targets)
@@ -78,13 +108,17 @@ def evaluate(model, train_events: pd.DataFrame, test_events: pd.DataFrame, *, k:
             cover.append(len(got & groups[u]) / len(groups[u]))
     if pin_groups is not None:
         out[f"interest_coverage@{k}"] = float(np.mean(cover)) if cover else float("nan")
+    if pin_groups is not None and pin_categories is not None:
+        cells = pinner_cells(train_events, pin_groups, pin_categories)
+        out |= lateral_exploration(recs, targets, cells, pin_groups, pin_categories, k)
     return out
 
 
-def compare(models: dict, train_events, test_events, *, k: int = 10, pin_groups=None) -> pd.DataFrame:
+def compare(models: dict, train_events, test_events, *, k: int = 10, pin_groups=None, pin_categories=None) -> pd.DataFrame:
     """One table, one row per method, every method through `evaluate`."""
     targets = targets_of(train_events, test_events)
-    rows = {name: evaluate(m, train_events, test_events, k=k, pin_groups=pin_groups, targets=targets)
+    rows = {name: evaluate(m, train_events, test_events, k=k, pin_groups=pin_groups, targets=targets,
+                           pin_categories=pin_categories)
             for name, m in models.items()}
     return pd.DataFrame(rows).T.rename_axis("method")
 

@@ -134,7 +134,10 @@ def run_tastegraph(sandbox=None, config: TasteGraphStageConfig | None = None, pr
             only = tg.fork()
             only.config = dataclasses.replace(config.model, blend={s: float(s == source) for s in SOURCES})
             models[source_only(source)] = only
-    table = compare(models, split.train, split.test, k=k, pin_groups=pin_groups)
+    pins_table = split.catalog.pins
+    categories = (pins_table.set_index(pins_table["pin_id"].astype(str))["category"]
+                  if "category" in pins_table else None)  # lateral exploration needs a category to step across
+    table = compare(models, split.train, split.test, k=k, pin_groups=pin_groups, pin_categories=categories)
     rt = realtime_vs_batch(tg, split.train, split.test, first_n=int(config.first_n), k=k, pin_groups=pin_groups)
     drift = drift_weeks = None
     if truth is not None:

@@ -65,6 +65,21 @@ def plot_comparison(table: pd.DataFrame, metrics=("recall@10", "ndcg@10", "hit_r
     return ax
 
 
+def plot_drift_weeks(drift_weeks: pd.DataFrame, ax=None):
+    """The drifted pinners' homefeed week by week after the cutoff: the new style's share against the old one's."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(6, 3.2))[1]
+    ax.plot(drift_weeks.index, drift_weeks["new_style_share"], marker="o", label="style they moved to")
+    ax.plot(drift_weeks.index, drift_weeks["old_style_share"], marker="o", label="style they left")
+    ax.set_xticks(drift_weeks.index, [f"cutoff + {w} wk" if w else "cutoff" for w in drift_weeks.index])
+    ax.set_ylabel(f"share of the homefeed ({int(drift_weeks['pinners'].iloc[0])} pinners)")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("drifted pinners, the taste graph following their events online")
+    return ax
+
+
 def taste_map(model, pinner_id: str, n_pins: int = 3000, seed: int = 0, ax=None, labels: pd.Series | None = None,
               method: str = "umap"):
     """UMAP of pin vectors (a sample), the pinner's engaged pins circled and their interests as stars.
