@@ -242,3 +242,44 @@ def test_the_readme_example_imports(sandbox, tmp_path):
                          tmp_path / "images", progress=False)
     assert len(cat.pins) == 3 and len(cat.events) == 3 and cat.pins["price"].tolist() == [349, 35, 89]
     assert cat.events["board_id"].isna().tolist() == [True, False, True] and cat.events["board_id"].iloc[1] == "b1"
+
+
+def test_a_plain_ratings_log_with_titles_only_imports_and_recommends(sandbox, tmp_path, capsys):
+    """Issue #15: what many teams have — titles and a user/item/rating/timestamp log, no images, no actions —
+    goes through `data import` and `recommend` as it is; ratings become the funnel on the file's own scale."""
+    from pinsandbox.catalog.pinworld import as_ratings_log
+
+    pins, ratings = as_ratings_log(generate_pinworld(pinsandbox.create("source"), n_pins=150, n_pinners=40,
+                                                     render_images=False, progress=False))
+    assert list(pins.columns) == ["item_id", "title"] and list(ratings.columns) == ["user_id", "item_id", "rating", "timestamp"]
+    pins.to_csv(tmp_path / "items.csv", index=False)
+    ratings.to_csv(tmp_path / "ratings.csv", index=False)
+    cli = pinsandbox.cli.main
+    assert cli(["data", "import", "--sandbox", "alice", "--pins", str(tmp_path / "items.csv"),
+                "--events", str(tmp_path / "ratings.csv")]) == 0
+    catalog = load_catalog(sandbox)
+    assert set(catalog.pins["pin_id"]) == set(pins["item_id"]) and len(catalog.events) == len(ratings)
+    by_rating = pd.Series(catalog.events["action"].to_numpy(), index=catalog.events.set_index(["pinner_id", "pin_id"]).index)
+    want = {1: "impression", 2: "closeup", 3: "click", 4: "save", 5: "save"}  # place on 1..5: 0, .25, .5, .75, 1
+    got = by_rating.reindex(pd.MultiIndex.from_arrays([ratings["user_id"], ratings["item_id"]]))
+    assert got.tolist() == ratings["rating"].map(want).tolist()
+
+    out = tmp_path / "recs.csv"
+    assert cli(["recommend", "--sandbox", "alice", "--k", "5", "--out", str(out)]) == 0
+    recs = pd.read_csv(out, dtype=str)
+    assert list(recs.columns) == ["pinner_id", "rank", "pin_id"] and (recs.groupby("pinner_id").size() == 5).all()
+    assert set(recs["pin_id"]) <= set(pins["item_id"]) and recs["pinner_id"].nunique() > 30
+
+
+def test_a_ratings_log_with_bad_ratings_or_clashing_names_is_refused(sandbox, tmp_path):
+    pins = pd.DataFrame({"item_id": ["a", "b"], "title": ["A", "B"]})
+    bad = pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "b"], "rating": ["5", "great"], "timestamp": [1, 2]})
+    with pytest.raises(InvalidInput, match=r"ratings at row 2 are not numbers \(e.g. 'great'\)"):
+        import_catalog(sandbox, pins=pins, events=bad, progress=False)
+    both = bad.assign(rating=[5, 4], pinner_id=["u", "v"])
+    with pytest.raises(InvalidInput, match="has both 'user_id' and 'pinner_id'"):
+        import_catalog(sandbox, pins=pins, events=both, progress=False)
+    neither = bad.drop(columns="rating")
+    with pytest.raises(InvalidInput, match="missing column 'action'.*or a numeric 'rating' column"):
+        import_catalog(sandbox, pins=pins, events=neither, progress=False)
+    _nothing_written(sandbox)

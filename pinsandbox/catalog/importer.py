@@ -3,6 +3,10 @@
 Validation collects *every* problem (pandera schemas, run lazily, plus timestamp parsing and image checks)
 and reports them together, each with the row numbers it concerns. Row numbers count data rows from 1 (the
 CSV header is not a row, so row N is line N+1 of a CSV file). Nothing is written unless all checks pass.
+
+A plain ratings log is an events file too: `user_id`/`userID`, `item_id`/`itemID` and `timestamp` are read as
+`pinner_id`, `pin_id` and `ts` (in the pins file, the item column as `pin_id`), and a numeric `rating` column
+in place of `action` becomes the funnel by where each rating sits on the file's own scale (`RATING_ACTIONS`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ from pinsandbox.schema import REQUIRED_COLUMNS as REQUIRED
 
 CUTOFF_QUANTILE = 0.8  # imported catalogs hold out the last 20% of events (by time) as the future
 MAX_ROWS_SHOWN = 10
+# the usual recommender-log names (Microsoft Recommenders, RecBole, …) and the catalog's own
+COLUMN_ALIASES = {"user_id": "pinner_id", "userID": "pinner_id", "item_id": "pin_id", "itemID": "pin_id", "timestamp": "ts"}
+# a rating's place on the file's scale, 0 (its lowest) … 1 (its highest) -> the action it stands for: the top
+# quarter a save, the next a click, then a closeup; the lowest ratings were seen and passed over (impressions)
+RATING_ACTIONS = ((0.75, "save"), (0.5, "click"), (0.25, "closeup"), (0.0, "impression"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -47,9 +56,30 @@ def read_table(path, kind: str) -> pd.DataFrame:
 
 
 def _as_table(data, kind: str) -> tuple[pd.DataFrame, str]:
-    if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), kind
-    return read_table(data, kind).reset_index(drop=True), Path(data).name
+    table, name = (data, kind) if isinstance(data, pd.DataFrame) else (read_table(data, kind), Path(data).name)
+    table = table.reset_index(drop=True)
+    aliases = {old: new for old, new in COLUMN_ALIASES.items() if old in table.columns and kind != "boards"}
+    clash = [f"{old!r} and {new!r}" for old, new in aliases.items() if new in table.columns]
+    if clash:
+        raise InvalidInput(f"{name}: has both {', '.join(clash)}: keep one of each pair")
+    return table.rename(columns=aliases), name
+
+
+def ratings_as_actions(events: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[str]]:
+    """A ratings log (a numeric `rating` column, no `action`) as events: each rating's place on the file's own
+    scale picks its action (`RATING_ACTIONS`). Other event files pass through unchanged."""
+    if "action" in events.columns or "rating" not in events.columns:
+        return events, []
+    rating = pd.to_numeric(events["rating"], errors="coerce")
+    bad = rating.isna()
+    if bad.any():
+        return events, [f"{file}: ratings at {_rows(events.index[bad])} are not numbers (e.g. {events['rating'][bad].iloc[0]!r})"]
+    low, high = rating.min(), rating.max()
+    place = (rating - low) / (high - low) if high > low else pd.Series(1.0, index=rating.index)
+    action = pd.Series("impression", index=events.index, dtype=object)
+    for threshold, name in reversed(RATING_ACTIONS):
+        action[place >= threshold] = name
+    return events.drop(columns="rating").assign(action=action), []
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -124,7 +154,8 @@ def _validate(df: pd.DataFrame, kind: str, file: str, **ids) -> list[str]:
         for (column, check), cases in fc.groupby([fc["column"].astype(str), fc["check"].astype(str)], sort=False, dropna=False):
             if check == "column_in_dataframe":
                 for _, case in cases.iterrows():
-                    problems.append(f"{file}: missing column {case['failure_case']!r} (required: {', '.join(REQUIRED[kind])})")
+                    hint = " — or a numeric 'rating' column, for a ratings log" if (kind, case['failure_case']) == ("events", "action") else ""
+                    problems.append(f"{file}: missing column {case['failure_case']!r} (required: {', '.join(REQUIRED[kind])}{hint})")
                 continue
             problems.append(_explain(file, None if column == "None" else column, check, cases, df))
         return problems
@@ -180,8 +211,9 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
     events, events_file = _as_table(events, "events")
     boards, boards_file = (None, None) if boards is None else _as_table(boards, "boards")
     images = None if images is None else Path(images).expanduser()
+    events, problems = ratings_as_actions(events, events_file)
 
-    problems = _validate(pins, "pins", pins_file)
+    problems += _validate(pins, "pins", pins_file)
     if "image" in pins.columns:
         problems += _check_images(pins, images, pins_file, progress)
     elif images is not None:

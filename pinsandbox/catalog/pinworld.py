@@ -520,3 +520,19 @@ def publish_pinworld(sb, tables: PinworldTables, *, config=None, progress: bool 
     with sb.artifacts.write("catalog", TRUTH_NAME, config=config, inputs=[catalog_id]) as w:
         for name in ("pin_styles", "pinner_interests", "gold_homefeed", "gold_item_pairs", "gold_navigator"):
             write_table(getattr(tables, name), w.path / f"{name}.parquet")
+
+
+def as_ratings_log(catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A catalog reduced to what many teams have: (pins with `item_id` and `title` only, a plain ratings log with
+    `user_id, item_id, rating, timestamp`) — one row per pinner and pin, rated 1–5 by how far down the funnel the
+    pinner went (impression 1 … merchant click 5), at the time of their first event with it. What `data import`
+    must take as it is (tested, and measured by benchmarks/bench_tastegraph.py)."""
+    events = catalog.events
+    depth = events["action"].map({a: i + 1 for i, a in enumerate(ACTIONS)})
+    log = (events.assign(rating=depth).groupby(["pinner_id", "pin_id"], sort=False)
+           .agg(rating=("rating", "max"), ts=("ts", "min")).reset_index())
+    ratings = pd.DataFrame({"user_id": log["pinner_id"], "item_id": log["pin_id"], "rating": log["rating"],
+                            "timestamp": (log["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)},
+                           ).sort_values("timestamp", kind="stable")
+    pins = pd.DataFrame({"item_id": catalog.pins["pin_id"], "title": catalog.pins["title"]})
+    return pins, ratings.reset_index(drop=True)
