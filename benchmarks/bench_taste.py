@@ -12,7 +12,7 @@ single-source ablations). Reported per seed, with the targets of issue #15 check
 - taste-graph NDCG@10 ≥ EASE's.
 
     python benchmarks/bench_taste.py                 # seeds 0, 1, 2 (about 3 minutes a seed on 2 cores)
-    python benchmarks/bench_taste.py --seeds 0       # one seed
+    python benchmarks/bench_taste.py --seeds 0       # one seed (also what --quick runs)
 """
 
 from __future__ import annotations
@@ -93,7 +93,10 @@ def _vectors(kind, sb):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--quick", action="store_true", help="seed 0 only")
     args = ap.parse_args()
+    if args.quick:
+        args.seeds = [0]
     os.environ["PINSANDBOX_ROOT"] = tempfile.mkdtemp(prefix="bench-taste-")
     import torch
 

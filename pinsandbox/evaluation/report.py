@@ -171,6 +171,15 @@ def at_a_glance(c: Collected) -> pd.DataFrame:
     b, _ = c.get("embeddings.hit_rate@10.proprietary")
     if a is not None and b is not None:
         row("accuracy", "item-to-item hit rate@10 (embeddings)", f"{a:.3f}", f"{b:.3f}{_pct(b, a)}", src)
+    a, src = c.get("embeddings.style_purity@10.off-the-shelf")
+    b, _ = c.get("embeddings.style_purity@10.proprietary")
+    if a is not None and b is not None:
+        row("taste", "own-style share of a pin's 10 nearest pins (Pinworld)", f"{a:.3f}", f"{b:.3f}", src)
+    new, src = c.get("tastegraph.drift_new_style_share")
+    old, _ = c.get("tastegraph.drift_old_style_share")
+    if new is not None and old is not None:
+        row("taste", "drifted pinners' homefeed at the cutoff: style they moved to vs left (Pinworld)", "—",
+            f"{new:.2f} vs {old:.2f}", src)
     a, src = c.get("finetune.recall@10.original")
     b, _ = c.get("finetune.recall@10.swapped_proprietary")
     if a is not None and b is not None:
