@@ -309,3 +309,30 @@ def test_save_and_load_recommend_the_same(sandbox, fitted):
     assert loaded.reconcile()["events"] == 1
     with pytest.raises(NotFound, match="not fitted"):
         TasteGraph().recommend("u", 10)
+
+
+def test_share_model_learns_from_the_next_days_where_engagement_goes():
+    """PinnerFormer's objective for the shares: when the next days' engagement follows the short-term importance,
+    the fitted model leans on it (b > a); when it follows the long-term one, the reverse."""
+    from pinsandbox.tastegraph.interests import ShareModel
+
+    rng = np.random.default_rng(0)
+    long = [rng.dirichlet(np.ones(3)) for _ in range(300)]
+    short = [rng.dirichlet(np.ones(3)) for _ in range(300)]
+    recent = ShareModel.fit(long, short, [np.bincount(rng.choice(3, 20, p=s), minlength=3).astype(float) for s in short])
+    frequent = ShareModel.fit(long, short, [np.bincount(rng.choice(3, 20, p=lg), minlength=3).astype(float) for lg in long])
+    assert recent.b > 1 > recent.a and frequent.a > 0.8 > frequent.b
+    shares = recent.shares(np.array([0.6, 0.4]), np.array([0.0, 1.0]))
+    assert shares.sum() == pytest.approx(1.0) and shares[1] > shares[0]
+
+
+def test_a_learned_share_model_travels_with_the_snapshot(sandbox, world, split):
+    from pinsandbox.tastegraph.interests import InterestConfig as IC
+
+    model = TasteGraph(TasteGraphConfig(gnn=None, interests=IC(share_window_days=7.0))).fit(split[0], (world.pin_ids, world.vectors))
+    assert model.share_model is not None and model.share_model.a > 0
+    model.save(sandbox)
+    back = TasteGraph.load(sandbox)
+    assert back.share_model == model.share_model
+    pinner = next(iter(model.states))
+    assert back.recommend(pinner, 10) == model.recommend(pinner, 10)

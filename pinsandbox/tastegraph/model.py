@@ -25,7 +25,7 @@ from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.schema import ACTION_WEIGHTS, ENGAGEMENTS, utc_timestamp
 from pinsandbox.tastegraph.baselines import EASE, EASE_MAX_PINS, top_k
 from pinsandbox.tastegraph.graph import build_graph, check_known_pins, engagement_clock_decay, prepare_events
-from pinsandbox.tastegraph.interests import InterestConfig, PinnerState, fit_pinner, update_pinner
+from pinsandbox.tastegraph.interests import InterestConfig, PinnerState, ShareModel, fit_pinner, update_pinner
 from pinsandbox.tastegraph.lightgcn import GNNConfig, LightGCN
 from pinsandbox.tastegraph.walks import PixieWalker, WalkConfig
 
@@ -139,8 +139,34 @@ class TasteGraph:
         self.vectors = self._align_vectors(ids, vecs)
         self._build_sources(progress)
         self.states = self._fit_interests(events, self.pinners_in(events), progress)
+        self.share_model = self._learn_shares(events) if cfg.interests.share_window_days else None
         self.fitted = True
         return self
+
+    def _learn_shares(self, events: pd.DataFrame) -> ShareModel:
+        """PinnerFormer's objective for the interests' shares: fit interests on the training period up to its last
+        `share_window_days`, and learn how long- and short-term importance predict where each pinner's engagement
+        in those days went (to the nearest interest)."""
+        cfg = self.config.interests
+        split = self.graph.now - pd.Timedelta(days=cfg.share_window_days)
+        before, after = events[events["ts"] < split], events[(events["ts"] >= split) & events["action"].isin(ENGAGEMENTS)]
+        if before.empty or after.empty:
+            return ShareModel()
+        states = self._fit_interests(before, pd.unique(after["pinner_id"]), now=split)
+        t = split.timestamp()
+        long, short, target = [], [], []
+        for pinner, evs in after.groupby("pinner_id", sort=False):
+            st = states.get(pinner)
+            if st is None or len(st.importance) < 2:
+                continue
+            rows = self.pins.get_indexer(evs["pin_id"])
+            nearest = np.argmax(self.vectors[rows] @ st.centers.T, axis=1)
+            target.append(np.bincount(nearest, weights=evs["action"].map(ACTION_WEIGHTS).to_numpy(), minlength=len(st.importance)))
+            lg = st.decayed(t, cfg.half_life_days)
+            sh = st.short
+            long.append(lg / max(lg.sum(), 1e-12))
+            short.append(sh / max(sh.sum(), 1e-12))
+        return ShareModel.fit(long, short, target)
 
     def _align_vectors(self, ids, vecs) -> np.ndarray:
         if ids is not None:
@@ -197,11 +223,12 @@ class TasteGraph:
     def pinners_in(events) -> np.ndarray:
         return pd.unique(events["pinner_id"])
 
-    def _fit_interests(self, events, pinner_ids, progress=None) -> dict[str, PinnerState]:
+    def _fit_interests(self, events, pinner_ids, progress=None, now: pd.Timestamp | None = None) -> dict[str, PinnerState]:
         cfg = self.config.interests
         events = events[events["pinner_id"].isin(pinner_ids)]
-        now = self.graph.now.timestamp()
-        age_days = (self.graph.now - events["ts"]).dt.total_seconds().to_numpy() / 86400
+        now_ts = self.graph.now if now is None else now
+        now = now_ts.timestamp()
+        age_days = (now_ts - events["ts"]).dt.total_seconds().to_numpy() / 86400
         aw = events["action"].map(ACTION_WEIGHTS).to_numpy()
         if cfg.half_life_engagements is not None:
             aw = aw * engagement_clock_decay(events, cfg.half_life_engagements)
@@ -342,7 +369,7 @@ class TasteGraph:
         if st is None or not len(st.importance):
             return pd.DataFrame(columns=["interest", "medoid_pin_id", "importance", "share"])
         imp = st.decayed(self._now(st), self.config.interests.half_life_days)
-        share = st.shares(self._now(st), self.config.interests)
+        share = st.shares(self._now(st), self.config.interests, self.share_model)
         order = np.argsort(-share, kind="stable")
         return pd.DataFrame({"interest": order, "medoid_pin_id": self.pins[st.medoids[order]], "importance": imp[order],
                              "share": share[order]})
@@ -365,7 +392,7 @@ class TasteGraph:
         seen = np.fromiter(st.seen, dtype=np.int64) if (exclude_seen and st.seen) else np.zeros(0, np.int64)
 
         if len(st.importance) and cfg.blend.get("interests", 0):
-            share = st.shares(self._now(st), cfg.interests)
+            share = st.shares(self._now(st), cfg.interests, self.share_model)
             quota = np.maximum(5, np.ceil(cfg.candidates * share)).astype(int)
             # over-fetch a little for pins the pinner has seen (they are dropped below)
             quota = np.minimum(quota + np.minimum(len(seen), quota), len(self.pins))
@@ -401,7 +428,7 @@ class TasteGraph:
         if len(st.importance):
             interest = np.argmax(self.vectors[cand] @ st.centers.T, axis=1)
             if cfg.share_weighting:
-                share = st.shares(self._now(st), cfg.interests)
+                share = st.shares(self._now(st), cfg.interests, self.share_model)
                 total = total * (share[interest] / share.max()) ** cfg.share_weighting
             order = np.argsort(-total, kind="stable")
             cand, total, interest = cand[order], total[order], interest[order]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from pinsandbox.schema import ACTION_WEIGHTS
 from pinsandbox.tastegraph.graph import build_graph
-from pinsandbox.tastegraph.interests import PinnerState
+from pinsandbox.tastegraph.interests import PinnerState, ShareModel
 from pinsandbox.tastegraph.walks import PixieWalker
 
 STAGE = "tastegraph"
@@ -30,7 +30,9 @@ def save(model, sandbox=None, name: str = "taste-graph", inputs: list[str] = ())
         p = w.path
         (p / "model.json").write_text(json.dumps({"config": asdict(model.config), "vector_source": model.vector_source,
                                                    "pins_without_vector": model.pins_without_vector,
-                                                   "now": model.graph.now.isoformat()}, indent=1))
+                                                   "now": model.graph.now.isoformat(),
+                                                   "share_model": None if model.share_model is None else asdict(model.share_model)},
+                                                  indent=1))
         pd.DataFrame({"pin_id": model.pins}).to_parquet(p / "pins.parquet")
         np.save(p / "vectors.npy", model.vectors)
         model.events.to_parquet(p / "events.parquet")
@@ -81,6 +83,7 @@ def load(sandbox=None, name: str = "taste-graph"):
     m.pins = pd.Index(pd.read_parquet(art.file("pins.parquet"))["pin_id"].astype(str), name="pin_id")
     m.vectors = np.load(art.file("vectors.npy"))
     m.vector_source, m.pins_without_vector = meta["vector_source"], meta["pins_without_vector"]
+    m.share_model = ShareModel(**meta["share_model"]) if meta.get("share_model") else None
     m.events = pd.read_parquet(art.file("events.parquet"))
     online = pd.read_parquet(art.file("online_events.parquet"))
     m._online = online.to_dict("records")
