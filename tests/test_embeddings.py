@@ -365,6 +365,7 @@ def test_config_travels_with_every_artifact_and_a_rerun_from_it_gives_the_same_m
         assert 0 <= m[f"embeddings.hit_rate@10.{kind}"] <= 1 and 0 < m[f"embeddings.mrr.{kind}"] <= 1
         assert 0.9 <= m[f"embeddings.ann_recall@10.{kind}"] <= 1
         assert 0 < m[f"embeddings.style_probe_accuracy.{kind}"] <= 1
+        assert 0 <= m[f"embeddings.text_to_pin_recall@10.{kind}"] <= 1  # Pinworld's held-out Navigator requests
     lift = m["embeddings.hit_rate@10.proprietary"] / m["embeddings.hit_rate@10.off-the-shelf"] - 1
     assert m["embeddings.hit_rate@10_lift"] == pytest.approx(lift) and m["embeddings.precompute_pins_per_s"] > 0
 
@@ -374,3 +375,16 @@ def test_config_travels_with_every_artifact_and_a_rerun_from_it_gives_the_same_m
     assert {k: v for k, v in again.metrics.items() if k not in timings} == {k: v for k, v in m.items() if k not in timings}
     assert again.history["loss"].tolist() == first.history["loss"].tolist()
     assert np.array_equal(load_vectors("proprietary", world).vectors, first.vectors["proprietary"].vectors)
+
+
+def test_text_request_recall_on_a_hand_checked_case():
+    from pinsandbox.embeddings.evaluate import text_request_recall
+
+    pins = np.array(["a", "b", "c", "d"])
+    pin_vectors = np.eye(4, dtype=np.float32)
+    requests = pd.DataFrame({"answer_pin_ids": [["a", "b"], ["d"], ["zzz"]]})
+    queries = np.array([[1, 0.5, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0]], dtype=np.float32)
+    # k=2: request 1 finds a and b (1.0); request 2 ranks c, then d or a or b tied at 0 → d may miss; unknown answers skipped
+    assert text_request_recall(requests.iloc[:1], pins, queries[:1], pin_vectors, k=2) == 1.0
+    assert text_request_recall(requests.iloc[1:2], pins, queries[1:2], pin_vectors, k=1) == 0.0
+    assert text_request_recall(requests, pins, queries, pin_vectors, k=4) == 1.0

@@ -87,3 +87,17 @@ def comparison_table(results: dict[str, dict], k: int = 10) -> pd.DataFrame:
     if {"proprietary", "off-the-shelf"} <= set(table.index):
         table.loc["lift (relative)"] = table.loc["proprietary"] / table.loc["off-the-shelf"] - 1
     return table
+
+
+def text_request_recall(requests: pd.DataFrame, pin_ids: np.ndarray, request_vectors: np.ndarray,
+                        pin_vectors: np.ndarray, k: int = 10) -> float:
+    """Recall@k of text requests against every pin: each request's answer pins (`answer_pin_ids`) among the k pins
+    nearest its vector (requests with no answer among `pin_ids` are skipped)."""
+    row = pd.Series(np.arange(len(pin_ids)), index=pd.Index(pin_ids))
+    top = np.argsort(-(request_vectors @ pin_vectors.T), axis=1)[:, :k]
+    recalls = []
+    for nearest, answers in zip(top, requests["answer_pin_ids"], strict=True):
+        wanted = set(row.reindex(list(answers)).dropna().astype(int))
+        if wanted:
+            recalls.append(len(wanted & set(nearest.tolist())) / min(k, len(wanted)))
+    return float(np.mean(recalls)) if recalls else float("nan")

@@ -217,6 +217,23 @@ def evaluate_vectors(catalog, truth, vectors: dict[str, PinVectors], config: Emb
     return results, taste
 
 
+def text_requests_to_pins(encoder, features: PinFeatures, pin_vectors: np.ndarray, truth, k: int = 10) -> dict:
+    """Pinworld: held-out Navigator requests as text, against every pin — through the encoder's text tower into the
+    pin space (`embeddings.text_to_pin_recall@k.proprietary`), and MiniLM request against MiniLM pin text, the
+    off-the-shelf way (`….off-the-shelf`). Empty for catalogs without Navigator requests."""
+    from pinsandbox.embeddings.evaluate import text_request_recall
+    from pinsandbox.embeddings.features import encode_texts
+
+    gold = getattr(truth, "gold_navigator", None) if truth is not None else None
+    if gold is None or not (gold["split"] == "test").any():
+        return {}
+    requests = gold[gold["split"] == "test"]
+    minilm = encode_texts(requests["text"].tolist(), progress=False)
+    key = f"embeddings.text_to_pin_recall@{k}"
+    return {f"{key}.proprietary": text_request_recall(requests, features.pin_ids, encoder.embed_text(minilm), pin_vectors, k),
+            f"{key}.off-the-shelf": text_request_recall(requests, features.pin_ids, minilm, features.text, k)}
+
+
 def warm_pins(catalog, pin_ids: np.ndarray) -> np.ndarray:
     """Which pins had engagement before the catalog's cutoff (the others are cold: content only)."""
     from pinsandbox.schema import ENGAGEMENTS
@@ -272,6 +289,7 @@ def run_embeddings(sandbox=None, config: EmbeddingsConfig | None = None, progres
     computed = {"proprietary": prop, "off-the-shelf": ots}
     vecs = {k: PinVectors(features.pin_ids, v, "", v.shape[1]) for k, v in computed.items()}
     evaluation, taste = evaluate_vectors(catalog, truth, vecs, config, prepared.heldout, warm=features.warm)  # before publishing
+    text_recall = text_requests_to_pins(encoder, features, prop, truth, k=config.k)
     table = comparison_table(evaluation, k=config.k)
     ids, recalls = {}, {}
     for kind, encoder, inputs in (("proprietary", encoder_id, [catalog.artifact_id, encoder_id]),
@@ -281,7 +299,7 @@ def run_embeddings(sandbox=None, config: EmbeddingsConfig | None = None, progres
     shutil.rmtree(work, ignore_errors=True)  # published: the resumable work folder is no longer needed
     return EmbeddingsResult(
         stage="embeddings", config=config, artifacts={"encoder": encoder_id, **ids},
-        metrics=embeddings_metrics(evaluation, table, recalls, taste, stats, k=config.k, train_s=train_s),
+        metrics=embeddings_metrics(evaluation, table, recalls, taste, stats, k=config.k, train_s=train_s) | text_recall,
         encoder_id=encoder_id, vector_ids=ids, history=history, precompute=stats, ann_recall=recalls,
         evaluation=evaluation, taste=taste, table=table, vectors=vecs, catalog=catalog, truth=truth)
 

@@ -52,6 +52,7 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
           for part, label in (("_warm", " on warm pins"), ("_cold", " on cold pins"), ("", "")) for k in KINDS),
         *(_h(f"embeddings.style_purity@10{part}.{k}", f"own-style share of 10 nearest pins{label}, {k} (Pinworld only)", True)
           for part, label in (("", ""), ("_warm", " (warm pins)"), ("_cold", " (cold pins)")) for k in KINDS),
+        *(_h(f"embeddings.text_to_pin_recall@10.{k}", f"text request → pins recall@10, {k} (Pinworld only)", True) for k in KINDS),
         _h("embeddings.train_s", "encoder training time (s)"),
         *(_h(f"embeddings.ann_recall@10.{k}", f"ANN recall@10 vs exact search, {k}") for k in KINDS),
         _h("embeddings.precompute_pins_per_s", "precompute throughput, pins/s"),
