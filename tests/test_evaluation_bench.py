@@ -54,3 +54,16 @@ def test_bench_names_a_failed_benchmark(benchmarks, monkeypatch):
     report, path = bench.run_all(quick=True, only=["one"])
     assert "error" in report["results"]["one"] and "KeyError" in report["results"]["one"]["error"]
     assert "**Failed benchmarks:** one:" in path.with_suffix(".md").read_text()
+
+
+def test_results_pages_carry_the_newest_bench_report(benchmarks, monkeypatch, tmp_path, sandbox):
+    """`pinsandbox report --results` copies the newest bench report to DIR/bench.md (the pages the guides link)."""
+    from pinsandbox.evaluation.report import Collected
+    from pinsandbox.evaluation.results import write_results
+
+    monkeypatch.setenv("BENCH_SCALE", "1")
+    _, path = bench.run_all(quick=True)
+    collected = Collected(sandbox=sandbox, stages={}, evaluation=None, bench=(str(path), json.loads(path.read_text())))
+    pages = write_results(sandbox, tmp_path / "results", collected=collected)
+    page = pages["bench"].read_text()
+    assert path.name in page and "| one.ttft_ratio | 20 |" in page

@@ -5,6 +5,8 @@
                         date, git commit, machine (from the run's env.json) and the figures its notebook drew
     DIR/img/<stage>-<n>.png   those figures, extracted from `runs/<id>/notebook.ipynb`
     DIR/history.md      one dated line per run, appended (a run already listed is not listed again)
+    DIR/bench.md        the newest `pinsandbox bench` report, when there is one here (reports are not committed; the
+                        page keeps the last one written)
 
 Everything comes from the sandbox's run records and artifacts (see `pinsandbox.evaluation.report.collect`);
 nothing is typed by hand. Measurement history lives in `history.md`, not in the README.
@@ -214,4 +216,11 @@ def write_results(sandbox=None, out_dir="docs/results", collected: Collected | N
     if new or not history.exists():
         write_text_atomic(history, text + "".join(line + "\n" for line in new))
     written["history"] = history
+    if c.bench is not None:
+        path, _ = c.bench
+        report_md = Path(path).with_suffix(".md")
+        if report_md.exists():
+            note = f"_Copied from `{Path(path).name}` by `pinsandbox report --results`; run `make bench` to measure again._\n\n"
+            write_text_atomic(out / "bench.md", note + report_md.read_text())
+            written["bench"] = out / "bench.md"
     return written
