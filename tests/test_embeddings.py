@@ -3,9 +3,9 @@
 import json
 
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
 
 import pinsandbox.cli
 from pinsandbox.embeddings import (
