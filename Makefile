@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests start for real: bubblewrap (sandbox isolation) and chromium (the JupyterLab browser test).
 SYSTEM_DEPS := bwrap:bubblewrap chromium:chromium
 
-.PHONY: setup system-deps demo test test-fast lab bench clean-venv
+.PHONY: setup system-deps demo test test-fast lab hub bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ test-fast: setup system-deps
 
 lab: setup
 	$(BIN)/pinsandbox lab --sandbox $(SANDBOX) --create
+
+# The team server: JupyterHub on 127.0.0.1:8000, each login (a server account, PAM) in its own bubblewrapped
+# sandbox lab. Who may sign in: HUB_ARGS="--allow alice --allow bob --admin alice" make hub.
+HUB_ARGS ?= --allow-all
+hub: setup system-deps
+	$(BIN)/pinsandbox hub $(HUB_ARGS)
 
 bench: setup
 	$(BIN)/pinsandbox bench

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "pinsandbox.evaluation.cli",
     "pinsandbox.runs.cli",
     "pinsandbox.bench",
+    "pinsandbox.hub.cli",
 ]
 
 

@@ -88,16 +88,32 @@ def environment(sandbox, extra: dict | None = None) -> dict:
     return env
 
 
-def command(sandbox, argv: list[str], mode: str, *, chdir: bool = True, shared_dirs: tuple = ()) -> list[str]:
-    """`argv` wrapped so that it runs confined to `sandbox` in `mode`; `shared_dirs` stay visible read-write."""
+# The namespaces bwrap makes when it must change uid inside: everything but a user namespace, which would map
+# only root and so forbid the switch (and, mapped to root outside, would not hide root's files anyway).
+UNSHARE_BUT_USER = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try")
+
+
+def command(sandbox, argv: list[str], mode: str, *, chdir: bool = True, shared_dirs: tuple = (),
+            read_only: tuple = (), identity: tuple[int, int] | None = None, memory_bytes: int | None = None,
+            max_processes: int | None = None) -> list[str]:  # fmt: skip
+    """`argv` wrapped so that it runs confined to `sandbox` in `mode`; `shared_dirs` stay visible read-write,
+    `read_only` paths inside the sandbox are made read-only. `identity` (uid, gid), for a caller running as
+    root under bwrap: the command runs as that unprivileged identity. `memory_bytes` overrides the sandbox's
+    memory limit; `max_processes` caps the identity's processes and threads."""
     lim = sandbox.limits
     confine = [
         sys.executable, "-m", "pinsandbox.sandbox.confine",
-        "--memory-bytes", str(int(lim.memory_gb * 2**30)),
+        "--memory-bytes", str(int(memory_bytes or lim.memory_gb * 2**30)),
         "--cpu-seconds", str(int(lim.cpu_seconds)),
         "--file-size-bytes", str(int(lim.file_size_gb * 2**30)),
-        "--", *argv,
     ]  # fmt: skip
+    if max_processes:
+        confine += ["--max-processes", str(int(max_processes))]
+    if identity is not None:
+        if mode != "bwrap" or os.geteuid() != 0:
+            raise InvalidInput("running as another identity needs bwrap isolation started as root")
+        confine += ["--uid", str(int(identity[0])), "--gid", str(int(identity[1]))]
+    confine += ["--", *argv]
     if mode == "process":
         return confine
     if mode != "bwrap":
@@ -109,17 +125,47 @@ def command(sandbox, argv: list[str], mode: str, *, chdir: bool = True, shared_d
         "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
         "--tmpfs", "/tmp",
     ]  # fmt: skip
+    keep = {settings.CODE_ROOT, Path(sys.prefix), Path(sys.base_prefix)}
+    # An unprivileged identity cannot pass through folders closed to others (the interpreter may live in
+    # /root/.pyenv): hide each such folder behind an empty tmpfs, as /tmp is, and show what is needed again.
+    tmpfs = [Path("/tmp")]
+    if identity is not None:
+        tmpfs += sorted({closed for k in keep if (closed := _closed_ancestor(k)) and closed != Path("/tmp")})
+        wrap += [arg for h in tmpfs[1:] for arg in ("--tmpfs", str(h))]
+
+    def mount(how: str, path: Path) -> list[str]:
+        # bubblewrap makes the missing folders above a mount point inside a tmpfs mode 700: the identity
+        # could not reach its own sandbox through them, so make them 755 first.
+        inside = [t for t in tmpfs if path.is_relative_to(t) and path != t]
+        top = max(inside, key=lambda t: len(t.parts)) if inside else None
+        dirs = [a for a in reversed(path.parents) if top is not None and a.is_relative_to(top) and a != top]
+        opened = [arg for a in dirs for arg in ("--perms", "0755", "--dir", str(a))] if identity is not None else []
+        return [*opened, how, str(path), str(path)]
+
     # /tmp is now private; if the code or the Python environment lives under it, show them again, read-only.
-    for keep in {settings.CODE_ROOT, Path(sys.prefix), Path(sys.base_prefix)}:
-        if str(keep).startswith("/tmp"):
-            wrap += ["--ro-bind", str(keep), str(keep)]
-    wrap += ["--tmpfs", str(settings.sandboxes_root()), "--bind", root, root]  # hide every other sandbox
+    for k in sorted(keep):
+        if any(k.is_relative_to(h) for h in tmpfs):
+            wrap += mount("--ro-bind", k)
+    wrap += mount("--tmpfs", settings.sandboxes_root())[:-1]  # hide every other sandbox…
+    tmpfs.append(settings.sandboxes_root())
+    wrap += mount("--bind", sandbox.root)  # …but this one
     for shared in shared_dirs:
-        wrap += ["--bind", str(shared), str(shared)]
-    wrap += ["--unshare-all", "--die-with-parent", "--new-session"]
+        wrap += mount("--bind", Path(shared))
+    for path in read_only:
+        wrap += ["--ro-bind", str(path), str(path)]
+    wrap += [*UNSHARE_BUT_USER] if identity is not None else ["--unshare-all"]
+    wrap += ["--die-with-parent", "--new-session"]
     if chdir:
         wrap += ["--chdir", root]
     return wrap + confine
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The outermost folder on the way to `path` that others may not pass through (no o+x), if any."""
+    for parent in reversed(Path(path).parents):
+        if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
+            return parent
+    return None
 
 
 def spawn(sandbox, argv: list[str], mode: str, *, env_extra: dict | None = None, stdout=None, stderr=None) -> subprocess.Popen:
