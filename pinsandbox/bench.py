@@ -80,7 +80,7 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> tuple[dict, P
         print(f"bench {script.stem}…", file=sys.stderr, flush=True)
         report["results"][script.stem.removeprefix("bench_")] = run_benchmark(script, quick)
     REPORTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")  # two runs in one second must not overwrite each other
     path = REPORTS / f"bench-{stamp}.json"
     report["comparison"] = compare(report, before)
     report["regressions"] = [k for k, c in report["comparison"].items() if c["regression"]]

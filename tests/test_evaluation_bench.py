@@ -56,14 +56,18 @@ def test_bench_names_a_failed_benchmark(benchmarks, monkeypatch):
     assert "**Failed benchmarks:** one:" in path.with_suffix(".md").read_text()
 
 
-def test_results_pages_carry_the_newest_bench_report(benchmarks, monkeypatch, tmp_path, sandbox):
-    """`pinsandbox report --results` copies the newest bench report to DIR/bench.md (the pages the guides link)."""
+def test_results_pages_carry_each_benchmarks_newest_figures(benchmarks, monkeypatch, tmp_path, sandbox):
+    """`pinsandbox report --results` writes DIR/bench.md (the page the guides link): for each benchmark, its
+    figures from the newest report that ran it — a later report of one benchmark does not hide the other's."""
     from pinsandbox.evaluation.report import Collected
     from pinsandbox.evaluation.results import write_results
 
     monkeypatch.setenv("BENCH_SCALE", "1")
-    _, path = bench.run_all(quick=True)
-    collected = Collected(sandbox=sandbox, stages={}, evaluation=None, bench=(str(path), json.loads(path.read_text())))
-    pages = write_results(sandbox, tmp_path / "results", collected=collected)
-    page = pages["bench"].read_text()
-    assert path.name in page and "| one.ttft_ratio | 20 |" in page
+    _, both = bench.run_all(quick=True)
+    monkeypatch.setenv("BENCH_SCALE", "2")
+    _, only_two = bench.run_all(quick=True, only=["two"])
+    collected = Collected(sandbox=sandbox, stages={}, evaluation=None, bench=None)
+    page = write_results(sandbox, tmp_path / "results", collected=collected)["bench"].read_text()
+    one, two = page.split("## two")
+    assert both.name in one and "| ttft_ratio | 20 |" in one
+    assert only_two.name in two and "| ttft_ratio | 10 |" in two
