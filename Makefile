@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SANDBOX ?= demo
 STAMP := $(VENV)/.installed
-# Debian packages the tests start for real: bubblewrap (sandbox isolation) and chromium (the JupyterLab browser test).
-SYSTEM_DEPS := bwrap:bubblewrap chromium:chromium
+# Debian packages the tests start for real: bubblewrap (sandbox isolation), chromium (the JupyterLab browser tests)
+# and espeak-ng (Navigator's spoken replies, the spoken gold set, pronouncing a catalog's unknown words).
+SYSTEM_DEPS := bwrap:bubblewrap chromium:chromium espeak-ng:espeak-ng
 
 .PHONY: setup system-deps demo test test-fast lab hub bench clean-venv
 
