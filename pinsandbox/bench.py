@@ -102,7 +102,7 @@ def _flatten(obj, prefix=""):
 
 
 HIGHER = re.compile(r"ratio|speedup|qps|recall|precision|ndcg|accuracy|lift|hit_rate|per_s\b|throughput", re.I)
-LOWER = re.compile(r"_ms\b|_s\b|seconds|latency|p50|p99|errors|_gb\b|_mb\b|loss|\bwer\b|word_error", re.I)
+LOWER = re.compile(r"_ms\b|_s\b|seconds|latency|p50|p99|errors|_gb\b|_mb\b|loss|\bwer\b|\bwer_|word_error", re.I)
 # (label, pattern over flattened keys): the figures the report leads with
 HEADLINES = [
     ("TTFT ratio, original ÷ swapped", re.compile(r"ttft.*ratio", re.I)),
