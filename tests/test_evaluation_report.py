@@ -132,8 +132,10 @@ def test_a_run_without_a_declared_key_is_an_error_naming_key_and_notebook(world,
 
 def test_results_pages_with_figures_history_and_index(world, monkeypatch, tmp_path, plot_notebook, capsys):
     import pinsandbox.cli
+    from pinsandbox import bench
     from pinsandbox.evaluation import write_results
 
+    monkeypatch.setattr(bench, "REPORTS", tmp_path / "no-bench-reports")  # the machine's own bench reports stay out
     cat = fake_run(world, "catalog", notebook_from=plot_notebook)
     srv = fake_run(world, "serving", when="20261202-000000")
     ev = fake_run(world, "evaluation", when="20261203-000000", notebook_from=plot_notebook, metrics={})
