@@ -90,14 +90,19 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> tuple[dict, P
     return report, path
 
 
-def _flatten(obj, prefix=""):
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _flatten(obj, prefix="", leaf=is_number):
+    """(dotted key, value) of every leaf of a benchmark's JSON for which `leaf(value)` holds (numbers by default)."""
     if isinstance(obj, dict):
         for k, v in obj.items():
-            yield from _flatten(v, f"{prefix}{k}.")
+            yield from _flatten(v, f"{prefix}{k}.", leaf)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _flatten(v, f"{prefix}{i}.")
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            yield from _flatten(v, f"{prefix}{i}.", leaf)
+    elif leaf(obj):
         yield prefix[:-1], obj
 
 

@@ -132,6 +132,17 @@ def start_lab(sandbox, port: int = 8888, isolation_mode: str | None = None):
     os.execve(argv[0], argv, env)  # become the server: signals (Ctrl-C, SIGTERM) reach it directly
 
 
+def kernel_reply(msg: dict, msg_id: str, out: list[str]) -> bool:
+    """Fold one kernel message into `out` (its printed text and errors); True once request `msg_id` is done."""
+    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+        return False
+    if msg["msg_type"] == "stream":
+        out.append(msg["content"]["text"])
+    elif msg["msg_type"] == "error":
+        out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}\n")
+    return msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+
+
 class LabProcess:
     """`pinsandbox lab` started as a child process on a free loopback port — for tests, benchmarks and scripts.
 
@@ -180,14 +191,7 @@ class LabProcess:
                                                "content": {"code": code, "silent": False}}))
             out = []
             while True:
-                msg = json.loads(await ws.read_message())
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "stream":
-                    out.append(msg["content"]["text"])
-                elif msg["msg_type"] == "error":
-                    out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}\n")
-                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                if kernel_reply(json.loads(await ws.read_message()), msg_id, out):
                     ws.close()
                     return "".join(out)
 

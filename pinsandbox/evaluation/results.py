@@ -243,19 +243,8 @@ def bench_page(newest: dict[str, tuple[str, dict]]) -> str:
              "its goal: [the benchmarks guide](../guide/benchmarks.md)._", ""]
     for name, (report, result) in newest.items():
         figures = [(key, fmt(value)) for key, value in _flatten(result) if not key.endswith("wall_s")]
-        flags = [(key, str(value)) for key, value in _flags(result)]
+        flags = [(key, str(value)) for key, value in _flatten(result, leaf=lambda v: isinstance(v, bool))]  # goals met
         lines += [f"## {name}", "", f"From `{report}`, {result.get('wall_s', '?')} s.", ""]
         lines += [table(pd.DataFrame(figures + flags, columns=["figure", "value"])), ""]
     return "\n".join(lines)
 
-
-def _flags(obj, prefix=""):
-    """The yes/no figures of a benchmark (goals met), which the numeric flattening leaves out."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _flags(v, f"{prefix}{k}.")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _flags(v, f"{prefix}{i}.")
-    elif isinstance(obj, bool):
-        yield prefix[:-1], obj

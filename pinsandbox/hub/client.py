@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from pinsandbox.hub.cli import free_port
+from pinsandbox.lab import kernel_reply
 
 
 class HubError(RuntimeError):
@@ -136,13 +137,7 @@ class HubProcess:
                 msg = json.loads(raw)
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] in ("restarting", "dead"):
                     return "".join(out) + "KernelDied: the kernel died and is restarting\n"
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "stream":
-                    out.append(msg["content"]["text"])
-                elif msg["msg_type"] == "error":
-                    out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}\n")
-                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                if kernel_reply(msg, msg_id, out):
                     return "".join(out)
         finally:
             ws.close()
