@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "pinsandbox.serving.cli",
     "pinsandbox.evaluation.cli",
     "pinsandbox.runs.cli",
+    "pinsandbox.loop.cli",
     "pinsandbox.bench",
     "pinsandbox.hub.cli",
 ]

@@ -14,6 +14,7 @@ tests and the retraining loop all call that same function.
 | tastegraph  | `pinsandbox.tastegraph.run_tastegraph`   | `TasteGraphStageConfig` | 04_taste_graph      |
 | serving     | `pinsandbox.serving.run_serving`         | `ServingStageConfig`  | 05_serving            |
 | evaluation  | `pinsandbox.evaluation.run_evaluation`   | `EvaluationConfig`    | 06_evaluation_ab      |
+| retrain     | `pinsandbox.loop.run_retrain`            | `RetrainConfig`       | 07_retrain (the loop: not in run-all) |
 
 Metric keys follow one convention: `<stage>.<metric>[.<variant>]`, lower case, e.g.
 `embeddings.hit_rate@10.proprietary`, `swap.ttft_ratio`, `serving.homefeed_p99_ms`,
@@ -34,6 +35,9 @@ NOTEBOOKS = dict(zip(STAGES, ("00_catalog", "01_pin_embeddings", "02_vision_laye
 ARTIFACTS = {"catalog": ("catalog", "pinworld", "imported"), "embeddings": ("embeddings", "off-the-shelf"),
              "swap": ("vlm", "swapped"), "finetune": ("vlm", "navigator-lora"), "tastegraph": ("tastegraph", "taste-graph"),
              "serving": ("serving", "load-test"), "evaluation": ("evaluation", "results")}
+# the loop (#18): recorded like a stage (metrics `retrain.*`, notebook 07) but not part of run-all or the report
+LOOP_NOTEBOOKS = {"retrain": "07_retrain"}
+METRIC_STAGES = (*STAGES, *LOOP_NOTEBOOKS)
 METRIC_KEY = re.compile(r"^[a-z]+(\.[a-z0-9][a-z0-9_@%+-]*)+$")
 
 
@@ -45,9 +49,9 @@ def has_run(sandbox, stage: str) -> bool:
 
 def check_metric_key(key: str) -> str:
     stage = key.split(".", 1)[0]
-    if not METRIC_KEY.match(key) or stage not in STAGES:
+    if not METRIC_KEY.match(key) or stage not in METRIC_STAGES:
         raise InvalidInput(f"metric key {key!r} does not follow `<stage>.<metric>[.<variant>]` (lower case) with a "
-                           f"stage among {', '.join(STAGES)}")
+                           f"stage among {', '.join(METRIC_STAGES)}")
     return key
 
 
@@ -63,8 +67,8 @@ class StageResult:
     metrics: dict[str, object] = field(default_factory=dict)  # `<stage>.<metric>[.<variant>]` -> value
 
     def __post_init__(self):
-        if self.stage not in STAGES:
-            raise InvalidInput(f"unknown stage {self.stage!r}: use one of {', '.join(STAGES)}")
+        if self.stage not in METRIC_STAGES:
+            raise InvalidInput(f"unknown stage {self.stage!r}: use one of {', '.join(METRIC_STAGES)}")
         for key in self.metrics:
             check_metric_key(key)
 

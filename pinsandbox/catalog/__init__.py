@@ -6,6 +6,8 @@
     generate_pinworld(sandbox, n_pins, n_pinners, seed, ...)        -> Catalog  (lower level; also writes the ground truth)
     import_catalog(sandbox, pins, events, boards=None, images=None) -> Catalog  (lower level; DataFrames too)
     export_catalog(sandbox, out_dir)                                -> folder in the import format
+    advance_catalog(sandbox, days)                                  -> CatalogResult (Pinworld: N more days)
+    append_catalog(sandbox, pins=None, events=..., boards=None, images=None) -> Catalog (imported: new events)
     load_catalog(sandbox=None)                                      -> Catalog
     load_ground_truth(sandbox=None)                                 -> GroundTruth (Pinworld only)
 
@@ -21,6 +23,7 @@ _EXPORTS = {
     "build_pinworld": "pinworld", "generate_pinworld": "pinworld",
     "export_catalog": "importer", "import_catalog": "importer", "validate_catalog": "importer",
     "catalog_summary": "views",
+    "advance_catalog": "advance", "append_catalog": "advance",
 }
 
 __all__ = sorted(_EXPORTS)

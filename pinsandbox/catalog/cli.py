@@ -1,4 +1,4 @@
-"""`pinsandbox data pinworld|import|export|show`: make, bring or export a sandbox's catalog."""
+"""`pinsandbox data pinworld|import|advance|export|show`: make, bring or export a sandbox's catalog."""
 
 from __future__ import annotations
 
@@ -22,11 +22,20 @@ def register(sub) -> None:
 
     i = verbs.add_parser("import", help="import your own catalog (CSV or Parquet; images optional)")
     i.add_argument("--sandbox", required=True)
-    i.add_argument("--pins", required=True, metavar="FILE", help="pin_id, title[, description, image, any metadata…]")
+    i.add_argument("--pins", metavar="FILE", help="pin_id, title[, description, image, any metadata…] (required, "
+                   "except with --append)")
     i.add_argument("--events", required=True, metavar="FILE", help="pinner_id, pin_id, action, ts[, board_id]")
     i.add_argument("--boards", metavar="FILE", help="board_id, pinner_id, name")
     i.add_argument("--images", metavar="DIR", help="folder the pins' image column is relative to")
+    i.add_argument("--append", action="store_true",
+                   help="add new events (and new pins, boards) to the sandbox's imported catalog; they become the "
+                        "held-out newest window")
     i.set_defaults(handler=_import)
+
+    a = verbs.add_parser("advance", help="move a Pinworld catalog's time on: N more days of pins, engagement, drift")
+    a.add_argument("--sandbox", required=True)
+    a.add_argument("--days", type=int, required=True, help="days to add (1-365); the new days are held out")
+    a.set_defaults(handler=_advance)
 
     e = verbs.add_parser("export", help="write a sandbox's catalog in the import format (CSV + images)")
     e.add_argument("--sandbox", required=True)
@@ -49,11 +58,26 @@ def _pinworld(args):
 
 
 def _import(args):
-    from pinsandbox.catalog import CatalogConfig, run_catalog
+    from pinsandbox.catalog import CatalogConfig, append_catalog, run_catalog
+    from pinsandbox.errors import InvalidInput
+
+    if args.append:
+        catalog = append_catalog(args.sandbox, args.pins, args.events, args.boards, args.images)
+        print(f"appended to {catalog!r}")
+        return
+    if args.pins is None:
+        raise InvalidInput("data import needs --pins FILE (only --append may leave it out)")
 
     config = CatalogConfig(source="import", pins=args.pins, events=args.events, boards=args.boards, images=args.images)
     result = run_catalog(args.sandbox, config)
     print(f"imported {result.catalog!r}")
+
+
+def _advance(args):
+    from pinsandbox.catalog import advance_catalog
+
+    result = advance_catalog(args.sandbox, args.days)
+    print(f"advanced {args.days} day(s): {result.catalog!r}")
 
 
 def _export(args):

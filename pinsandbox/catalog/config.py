@@ -41,6 +41,7 @@ class PinworldConfig:
     n_navigator_requests: int = 800  # drawn last from the rng: more requests leave every other table byte-identical
     image_size: int = 128
     render_images: bool = True
+    advances: tuple[int, ...] = ()  # days of each `data advance` after the first window (the newest is held out)
 
     def validate(self) -> PinworldConfig:
         if self.n_pins < 50 or self.n_pinners < 10:
@@ -49,6 +50,8 @@ class PinworldConfig:
             raise InvalidInput(f"image_size must be between 64 and 224 pixels (got {self.image_size})")
         if self.days < 7:
             raise InvalidInput(f"days must be at least 7 (got {self.days})")
+        if any(not isinstance(d, int) or isinstance(d, bool) or not 1 <= d <= 365 for d in self.advances):
+            raise InvalidInput(f"each advance must be a whole number of days between 1 and 365 (got {list(self.advances)})")
         if not 0.1 <= self.cutoff_fraction <= 0.95:
             raise InvalidInput(f"cutoff_fraction must be between 0.1 and 0.95 (got {self.cutoff_fraction})")
         return self

@@ -205,8 +205,13 @@ def _timestamp_like(col: pd.Series, name: str) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 # import / export
 # ---------------------------------------------------------------------------------------------------------
-def validate_catalog(pins, events, boards=None, images=None, *, progress: bool = False):
-    """Check everything; return clean (pins, events, boards) tables, or raise InvalidInput listing every problem."""
+def validate_catalog(pins, events, boards=None, images=None, *, progress: bool = False, known_pins=None,
+                     known_boards=None, not_before=None, allow_no_pins: bool = False):
+    """Check everything; return clean (pins, events, boards) tables, or raise InvalidInput listing every problem.
+
+    For `data import --append`: `known_pins` / `known_boards` are the ids already in the catalog (events may name
+    them; new pins and boards may not reuse them), `not_before` the catalog's last event time (appended events may
+    not be earlier), `allow_no_pins` lets the pins file be empty (only new events)."""
     pins, pins_file = _as_table(pins, "pins")
     events, events_file = _as_table(events, "events")
     boards, boards_file = (None, None) if boards is None else _as_table(boards, "boards")
@@ -222,6 +227,21 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
         problems += _validate(boards, "boards", boards_file)
     pin_ids = set(pins["pin_id"].dropna().astype(str)) if "pin_id" in pins else None  # no ids: don't flag every event
     board_ids = None if boards is None or "board_id" not in boards else set(boards["board_id"].dropna().astype(str))
+    if known_pins is not None:
+        if pin_ids is not None:
+            again = pins.index[pins["pin_id"].astype(str).isin(known_pins)]
+            if len(again):
+                problems.append(f"{pins_file}: pin_id {pins['pin_id'][again[0]]!r} at {_rows(again)} is already in the "
+                                "catalog: appended pins must be new (events may name existing pins)")
+            pin_ids = pin_ids | set(known_pins)
+    if known_boards is not None:
+        if board_ids is not None:
+            again = boards.index[boards["board_id"].astype(str).isin(known_boards)]
+            if len(again):
+                problems.append(f"{boards_file}: board_id {boards['board_id'][again[0]]!r} at {_rows(again)} is already "
+                                "in the catalog: appended boards must be new")
+        if board_ids is not None or known_boards:  # a catalog without boards keeps its board_ids free text
+            board_ids = (board_ids or set()) | set(known_boards)
     problems += _validate(events, "events", events_file, pin_ids=pin_ids, board_ids=board_ids)
     if "ts" in events.columns:
         ts = parse_times(events["ts"])
@@ -230,7 +250,12 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
             problems.append(f"{events_file}: timestamps at {_rows(events.index[bad])} cannot be parsed "
                             f"(e.g. {events['ts'][bad].iloc[0]!r}): use ISO-8601 like 2025-01-31T12:00:00Z or unix seconds")
         events = events.assign(ts=ts)
-    if len(pins) == 0:
+        if not_before is not None:
+            early = ts.notna() & (ts < not_before)
+            if early.any():
+                problems.append(f"{events_file}: events at {_rows(events.index[early])} are before the catalog's last "
+                                f"event ({not_before.isoformat()}): --append adds what happened since")
+    if len(pins) == 0 and not allow_no_pins:
         problems.append(f"{pins_file}: has no rows")
     if len(events) == 0:
         problems.append(f"{events_file}: has no rows (a catalog needs engagement history)")

@@ -25,7 +25,7 @@ byte-identical Parquet files.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -68,16 +68,22 @@ def _plural(word: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # pins
 # ---------------------------------------------------------------------------------------------------------
-def _make_pins(cfg: PinworldConfig, rng: np.random.Generator, start_us: int, end_us: int):
+def _make_pins(cfg: PinworldConfig, rng: np.random.Generator, start_us: int, end_us: int, *, shares=None,
+               first_id: int = 0, all_new: bool = False):
+    """The pins; for a later window (`data advance`): the world's style/category `shares`, ids from `first_id`,
+    every pin published during the window (`all_new`)."""
     n, S, C = cfg.n_pins, len(vocab.STYLES), len(vocab.CATEGORIES)
-    style_share = rng.dirichlet(np.full(S, 6.0))
-    cat_share = rng.dirichlet(np.full(C, 6.0))
+    if shares is None:
+        style_share = rng.dirichlet(np.full(S, 6.0))
+        cat_share = rng.dirichlet(np.full(C, 6.0))
+    else:
+        style_share, cat_share = shares
     style = rng.choice(S, size=n, p=style_share)
     cat = rng.choice(C, size=n, p=cat_share)
     popularity = rng.lognormal(0.0, 1.4, size=n)  # long tail: a few pins get most impressions
 
     # publication time: most pins exist before the window opens, the rest arrive during it
-    is_new = rng.random(n) < cfg.new_pin_fraction
+    is_new = (rng.random(n) < cfg.new_pin_fraction) | all_new
     created = np.where(
         is_new,
         start_us + (rng.random(n) * (end_us - start_us)).astype(np.int64),
@@ -129,7 +135,7 @@ def _make_pins(cfg: PinworldConfig, rng: np.random.Generator, start_us: int, end
         titles.append(title[0].upper() + title[1:])
         descriptions.append(vocab.DESCRIPTION_TEMPLATES[k[7] % len(vocab.DESCRIPTION_TEMPLATES)].format(**words))
 
-    pin_ids = np.array([f"p{i:07d}" for i in range(n)])
+    pin_ids = np.array([f"p{i:07d}" for i in range(first_id, first_id + n)])
     pins = pa.table({
         "pin_id": pa.array(pin_ids, pa.string()),
         "title": pa.array(titles, pa.string()),
@@ -419,8 +425,76 @@ def _pinner_interests(pinners, start_us, end_us):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# time moves on: later windows (`pinsandbox data advance`)
+# ---------------------------------------------------------------------------------------------------------
+def _session_rate(cfg: PinworldConfig) -> float:
+    """Mean sessions per pinner per day of the first window (kept for every later window)."""
+    if cfg.n_events:
+        return cfg.n_events / (1.7 * cfg.impressions_per_session * cfg.n_pinners * cfg.days)
+    return cfg.sessions_per_day
+
+
+def _advance_window(cfg: PinworldConfig, k: int, days: int, pins: dict, render: pd.DataFrame, pinners: dict,
+                    start_us: int):
+    """Window `k` (1, 2, …) of `days` days from `start_us`: new pins published, pinners' drift carried on, new
+    sessions. Drawn from its own stream `default_rng([seed, k])`, so the first window's bytes never change and
+    the same seed + the same advances give the same world."""
+    rng = np.random.default_rng([cfg.seed, k])
+    end_us = start_us + days * DAY_US
+    m, S = cfg.n_pinners, len(vocab.STYLES)
+    # new pins: the same share of the catalog per day as arrived during the first window
+    n_new = max(1, int(round(cfg.n_pins * cfg.new_pin_fraction * days / cfg.days)))
+    new_cfg = replace(cfg, n_pins=n_new)
+    new, new_table, new_render = _make_pins(new_cfg, rng, start_us, end_us, shares=(pins["style_share"], pins["cat_share"]),
+                                    first_id=len(pins["ids"]), all_new=True)
+    pins = {key: (np.concatenate([pins[key], new[key]]) if key not in ("style_share", "cat_share") else pins[key])
+            for key in pins}
+    render = pd.concat([render, new_render], ignore_index=True)
+    # drift: a move that has happened becomes the pinner's taste; pinners without one may start drifting now
+    pinners = {key: value.copy() for key, value in pinners.items()}
+    done = pinners["drift_at"] < start_us
+    rows = np.nonzero(done)[0]
+    pinners["slot_style"][rows, pinners["drift_slot"][rows]] = pinners["drift_to"][rows]
+    pinners["drift_at"][rows] = np.iinfo(np.int64).max
+    free = pinners["drift_at"] == np.iinfo(np.int64).max
+    drifts = free & (rng.random(m) < min(1.0, cfg.drift_fraction * days / cfg.days))
+    slot = (rng.random(m) * pinners["n_interests"]).astype(int)
+    to = (pinners["slot_style"][np.arange(m), slot] + rng.integers(1, S, m)) % S
+    at = start_us + (rng.random(m) * (end_us - start_us)).astype(np.int64)
+    pinners["drift_slot"] = np.where(drifts, slot, pinners["drift_slot"])
+    pinners["drift_to"] = np.where(drifts, to, pinners["drift_to"])
+    pinners["drift_at"] = np.where(drifts, at - at % 1_000_000, pinners["drift_at"])
+    ev = _make_events(replace(cfg, days=days, n_events=None, sessions_per_day=_session_rate(cfg)), rng, pins,
+                      pinners, start_us, end_us)
+    boards, board_col = _make_boards(rng, ev, pinners)
+    return pins, new_table, render, pinners, ev, boards, board_col, end_us
+
+
+def _events_table(ev: dict, pins: dict, pinners: dict, board_col) -> pa.Table:
+    return pa.table({
+        "pinner_id": pa.array(pinners["ids"], pa.string()).take(pa.array(ev["user"])),
+        "pin_id": pa.array(pins["ids"], pa.string()).take(pa.array(ev["pin"])),
+        "action": pa.array(list(ACTIONS), pa.string()).take(pa.array(ev["action"].astype(np.int64))),
+        "ts": _ts(ev["ts"]),
+        "board_id": pa.array(board_col, pa.string()),
+    })
+
+
+def _join_events(a: dict, b: dict, sessions_before: int) -> dict:
+    """Two windows' events as one (session numbers of `b` moved past `a`'s)."""
+    keys = ("action", "ts", "pin", "user")
+    out = {key: np.concatenate([a[key], b[key]]) for key in keys}
+    out["session"] = np.concatenate([a["session"], b["session"] + sessions_before])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
 def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTables:
-    """Generate every Pinworld table in memory (images are rendered later, streaming, by `publish_pinworld`)."""
+    """Generate every Pinworld table in memory (images are rendered later, streaming, by `publish_pinworld`).
+
+    With `cfg.advances` (days per `data advance`), the world goes on for those windows after the first: new
+    pins, new sessions, drift carried on; the cutoff moves to the start of the newest window, whose held-out
+    events get their own gold sets."""
     from tqdm.auto import tqdm
 
     cfg.validate()
@@ -429,7 +503,7 @@ def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTable
     start_us = start.value // 1000
     end_us = start_us + cfg.days * DAY_US
     cutoff_us = start_us + int(cfg.cutoff_fraction * cfg.days) * DAY_US
-    bar = tqdm(total=5, desc="generating Pinworld", disable=not progress)
+    bar = tqdm(total=5 + len(cfg.advances), desc="generating Pinworld", disable=not progress)
 
     def step(what):
         bar.set_postfix_str(what)
@@ -441,30 +515,52 @@ def build_pinworld(cfg: PinworldConfig, progress: bool = False) -> PinworldTable
     ev = _make_events(cfg, rng, pins, pinners, start_us, end_us)
     step("events")
     boards, board_col = _make_boards(rng, ev, pinners)
-    events = pa.table({
-        "pinner_id": pa.array(pinners["ids"], pa.string()).take(pa.array(ev["user"])),
-        "pin_id": pa.array(pins["ids"], pa.string()).take(pa.array(ev["pin"])),
-        "action": pa.array(list(ACTIONS), pa.string()).take(pa.array(ev["action"].astype(np.int64))),
-        "ts": _ts(ev["ts"]),
-        "board_id": pa.array(board_col, pa.string()),
-    })
+    events = _events_table(ev, pins, pinners, board_col)
     step("boards")
+    base_pins = pins
+    interests = [_pinner_interests(pinners, start_us, end_us)]
+    windows = [[start_us, end_us]]
+    n_sessions = int(ev["n_sessions"])
+    if cfg.advances:
+        all_ev, tables, board_tables, pin_tables = ev, [events], [boards], [pins_table]
+        w_start = end_us
+        for k, days in enumerate(cfg.advances, start=1):
+            pins, new_pins, render, pinners, w_ev, w_boards, w_board_col, w_end = _advance_window(
+                cfg, k, days, pins, render, pinners, w_start)
+            pin_tables.append(new_pins)
+            tables.append(_events_table(w_ev, pins, pinners, w_board_col))
+            board_tables.append(w_boards)
+            all_ev = _join_events(all_ev, w_ev, n_sessions)
+            n_sessions += int(w_ev["n_sessions"])
+            interests.append(_pinner_interests(pinners, w_start, w_end))
+            windows.append([w_start, w_end])
+            w_start = w_end
+            step(f"window {k}")
+        ev, end_us, cutoff_us = all_ev, w_start, windows[-1][0]
+        events = pa.concat_tables(tables)
+        boards = pa.concat_tables(board_tables)
+        _, first = np.unique(boards["board_id"].to_numpy(zero_copy_only=False), return_index=True)
+        boards = boards.take(pa.array(np.sort(first)))  # a board keeps the name it was made with
+        pins_table = pa.concat_tables(pin_tables)
     pin_styles = pa.table({"pin_id": pa.array(pins["ids"], pa.string()),
                            "style": pa.array(np.array(vocab.STYLES)[pins["style"]], pa.string()),
                            "category": pa.array(np.array(vocab.CATEGORIES)[pins["cat"]], pa.string())})
-    pinner_interests = _pinner_interests(pinners, start_us, end_us)
+    pinner_interests = pa.concat_tables(interests) if len(interests) > 1 else interests[0]
     gold_homefeed = _gold_homefeed(ev, pins, pinners, cutoff_us)
     gold_item_pairs = _gold_item_pairs(ev, pins, cutoff_us)
     step("ground truth")
-    gold_navigator = _gold_navigator(cfg, rng, pins)
+    gold_navigator = _gold_navigator(cfg, rng, base_pins)
     step("navigator requests")
     bar.close()
     iso = lambda us: pd.Timestamp(us * 1000, tz="UTC").isoformat()  # noqa: E731
+    info = {"source": "pinworld", "start": iso(start_us), "end": iso(end_us), "cutoff": iso(cutoff_us),
+            "sessions": n_sessions, "config": asdict(cfg)}
+    if cfg.advances:
+        info["windows"] = [[iso(a), iso(b)] for a, b in windows]
     return PinworldTables(
         pins=pins_table, events=events, boards=boards, pin_styles=pin_styles, pinner_interests=pinner_interests,
         gold_homefeed=gold_homefeed, gold_item_pairs=gold_item_pairs, gold_navigator=gold_navigator, render=render,
-        info={"source": "pinworld", "start": iso(start_us), "end": iso(end_us), "cutoff": iso(cutoff_us),
-              "sessions": int(ev["n_sessions"]), "config": asdict(cfg)},
+        info=info,
     )
 
 
@@ -515,11 +611,41 @@ def publish_pinworld(sb, tables: PinworldTables, *, config=None, progress: bool 
         (w.path / CATALOG_INFO).write_text(json.dumps(tables.info, indent=1, sort_keys=True))
         (w.path / "images").mkdir()
         if made["render_images"]:
-            render_pin_images(w.path / "images", tables.render, made["image_size"], progress=progress)
+            render = tables.render
+            reused = _reuse_images(sb, made, w.path / "images", render["pin_id"])
+            render_pin_images(w.path / "images", render[~render["pin_id"].isin(reused)], made["image_size"],
+                              progress=progress)
     catalog_id = sb.artifacts.current_id("catalog", "pinworld")
     with sb.artifacts.write("catalog", TRUTH_NAME, config=config, inputs=[catalog_id]) as w:
         for name in ("pin_styles", "pinner_interests", "gold_homefeed", "gold_item_pairs", "gold_navigator"):
             write_table(getattr(tables, name), w.path / f"{name}.parquet")
+
+
+def _reuse_images(sb, made: dict, images_dir, pin_ids) -> set[str]:
+    """Copy the current Pinworld catalog's images of `pin_ids` when it was generated with the same settings
+    (only `advances` differs: a pin's drawing depends on nothing else), so `data advance` renders new pins only.
+    Returns the pin ids copied."""
+    import shutil
+
+    from pinsandbox.config import config_to_dict
+
+    if not sb.artifacts.exists("catalog", "pinworld"):
+        return set()
+    current = sb.artifacts.read("catalog", "pinworld", verify=False)
+    try:
+        before = {k: v for k, v in config_to_dict(current.config()).items() if k in made and k != "advances"}
+    except Exception:  # an older or unreadable config: render everything
+        return set()
+    now = {k: v for k, v in made.items() if k in before}
+    if before != now or set(before) != set(made) - {"advances"}:
+        return set()
+    copied = set()
+    for pin_id in pin_ids:
+        src = current.path / "images" / f"{pin_id}.png"
+        if src.is_file():
+            shutil.copyfile(src, images_dir / f"{pin_id}.png")
+            copied.add(pin_id)
+    return copied
 
 
 def as_ratings_log(catalog) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,8 +14,10 @@ from pinsandbox.sandbox.sandbox import resolve
 
 
 def stage_notebooks() -> list:
-    """`notebooks/NN_*.ipynb`, in order: whatever stages exist."""
-    return sorted(settings.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """The stages' `notebooks/NN_*.ipynb`, in order (the loop's 07_retrain runs on its own: `pinsandbox retrain`)."""
+    from pinsandbox.stages import NOTEBOOKS
+
+    return sorted(p for p in settings.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if p.stem in NOTEBOOKS.values())
 
 
 def unchanged_since(sandbox, notebook, params: dict) -> RunRecord | None:

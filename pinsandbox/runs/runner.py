@@ -106,7 +106,10 @@ def run_notebook(
         env.update(ended=_iso(ended), duration_s=round(ended - started, 2))
         write_json(run_dir / "env.json", env)
         write_json(run_dir / "status", status)
-    record = RunRecord(run_dir)
+        record = RunRecord(run_dir)
+        from pinsandbox.loop.history import append_history
+
+        append_history(sb, record)  # the sandbox's one metric history (loop/history.jsonl)
     if not quiet:
         where = f" at cell {status['cell']}" if status.get("cell") else ""
         detail = f"{where}: {status['error']}" if status["state"] != "ok" else ""

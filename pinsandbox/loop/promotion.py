@@ -1,0 +1,144 @@
+"""Champion and challenger: promote the gated challenger, roll back, and the append-only promotion log.
+
+The champion is what serving and evaluation read: `tastegraph/taste-graph` (and `embeddings/proprietary` when the
+challenger came with refreshed vectors). A retrain publishes the challenger beside it (`tastegraph/challenger`,
+`embeddings/proprietary-challenger`) and its verdict (`loop/verdict`). Promotion first archives the champion as
+`loop/champion-NNNN-<role>` (one name per promotion, so it is never pruned), then publishes the challenger's files
+as the champion's next version: each swap is the artifact store's atomic link swap. Rollback publishes the
+archived files back. Every decision is one JSON line in `<sandbox>/loop/promotions.jsonl`, appended and fsynced,
+never rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+
+from pinsandbox.errors import InvalidInput, NotFound
+
+CHAMPION = {"tastegraph": ("tastegraph", "taste-graph"), "vectors": ("embeddings", "proprietary")}
+LOG = "loop/promotions.jsonl"
+_STANDARD = {"id", "stage", "name", "created", "run_id", "params", "inputs", "files"}
+
+
+@contextlib.contextmanager
+def _locked(sb):
+    """One promotion or rollback at a time per sandbox."""
+    path = sb.path("loop/.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def promotion_log(sandbox=None) -> list[dict]:
+    """Every entry of the sandbox's promotion log, oldest first (promote, rollback, refused)."""
+    from pinsandbox.sandbox import resolve
+
+    path = resolve(sandbox).path(LOG)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _append(sb, entry: dict) -> dict:
+    entry = {"seq": len(promotion_log(sb)) + 1, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             "run_id": os.environ.get("PINSANDBOX_RUN_ID"), **entry}
+    path = sb.path(LOG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return entry
+
+
+def _copy(sb, art, stage: str, name: str) -> str:
+    """Publish `art`'s files (config included) as a new version of `<stage>/<name>`; returns its id."""
+    with sb.artifacts.write(stage, name, params=art.manifest.get("params"), inputs=[art.id]) as w:
+        for item in art.path.iterdir():
+            if item.name == "manifest.json":
+                continue
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, w.path / item.name)
+        w.metadata.update({k: v for k, v in art.manifest.items() if k not in _STANDARD})
+    return sb.artifacts.current_id(stage, name)
+
+
+def _read_id(sb, artifact_id: str):
+    """The artifact `artifact_id` if it is still the current version of its name."""
+    stage, rest = artifact_id.split("/", 1)
+    name = rest.split("@", 1)[0]
+    if sb.artifacts.current_id(stage, name) != artifact_id:
+        raise InvalidInput(f"{artifact_id} is no longer the current {stage}/{name} (a newer retrain replaced it): "
+                           "run `pinsandbox retrain` again")
+    return sb.artifacts.read(stage, name)
+
+
+def log_refusal(sb, verdict_id: str, verdict: dict) -> dict:
+    with _locked(sb):
+        return _append(sb, {"action": "refused", "verdict": verdict_id, "challenger": verdict.get("challenger"),
+                            "champion": verdict.get("champion"), "reasons": verdict.get("reasons", [])})
+
+
+def promote(sandbox=None, *, force: bool = False) -> dict:
+    """Promote the current challenger (the one `loop/verdict` judged) to champion; returns the log entry.
+
+    Refused (InvalidInput, nothing changed) when there is no verdict, the gate refused it (unless `force`), the
+    challenger was already promoted, or a newer retrain replaced it."""
+    from pinsandbox.sandbox import resolve
+
+    sb = resolve(sandbox)
+    if not sb.artifacts.exists("loop", "verdict"):
+        raise NotFound(f"sandbox {sb.owner!r} has no challenger to promote: run `pinsandbox retrain --sandbox {sb.owner}` first")
+    with _locked(sb):
+        verdict_art = sb.artifacts.read("loop", "verdict")
+        verdict = json.loads(verdict_art.file("verdict.json").read_text())
+        if any(e["action"] == "promote" and e["verdict"] == verdict_art.id for e in promotion_log(sb)):
+            raise InvalidInput(f"the challenger of {verdict_art.id} is already promoted: run `pinsandbox retrain` for a new one")
+        if not verdict["passed"] and not force:
+            raise InvalidInput("the gate refused this challenger (" + "; ".join(verdict["reasons"]) + "): retrain on "
+                               "newer data, or pass --force to promote it anyway")
+        challengers = {role: _read_id(sb, aid) for role, aid in verdict["challenger"].items()}
+        seq = len(promotion_log(sb)) + 1
+        before, archived, after = {}, {}, {}
+        for role, art in challengers.items():
+            stage, name = CHAMPION[role]
+            if sb.artifacts.exists(stage, name):
+                current = sb.artifacts.read(stage, name)
+                before[role] = current.id
+                archived[role] = _copy(sb, current, "loop", f"champion-{seq:04d}-{role}")
+            after[role] = _copy(sb, art, stage, name)
+        return _append(sb, {"action": "promote", "verdict": verdict_art.id, "forced": bool(force and not verdict["passed"]),
+                            "champion_before": before, "archived": archived, "champion_after": after,
+                            "reasons": verdict["reasons"], "gain": verdict["gain"], "interval": verdict["interval"]})
+
+
+def rollback(sandbox=None) -> dict:
+    """Go back to the champion before the latest promotion not yet rolled back; returns the log entry."""
+    from pinsandbox.sandbox import resolve
+
+    sb = resolve(sandbox)
+    with _locked(sb):
+        log = promotion_log(sb)
+        undone = {e["undoes"] for e in log if e["action"] == "rollback"}
+        live = [e for e in log if e["action"] == "promote" and e["seq"] not in undone]
+        if not live:
+            raise InvalidInput(f"sandbox {sb.owner!r} has no promotion to roll back (see loop/promotions.jsonl)")
+        last = live[-1]
+        if not last["archived"]:
+            raise InvalidInput(f"promotion {last['seq']} replaced no earlier champion: there is nothing to go back to")
+        restored = {}
+        for role, aid in last["archived"].items():
+            stage, name = CHAMPION[role]
+            restored[role] = _copy(sb, sb.artifacts.read("loop", aid.split("/", 1)[1].split("@", 1)[0]), stage, name)
+        return _append(sb, {"action": "rollback", "undoes": last["seq"], "champion_after": restored,
+                            "restored_from": last["archived"], "reasons": [f"rollback of promotion {last['seq']}"]})

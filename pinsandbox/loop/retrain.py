@@ -1,0 +1,230 @@
+"""The cheap refresh and its gate: `run_retrain(sandbox, RetrainConfig(...))` -> `RetrainResult`.
+
+1. Vectors: every pin of the current catalog (the pins published since the champion was trained included)
+   embedded by the *frozen* published encoder (`load_encoder` + `prepare` with the encoder's own config), and
+   published as `embeddings/proprietary-challenger`.
+2. A refit of the taste graph (the champion's own config) on every event before the catalog's cutoff, published
+   as `tastegraph/challenger`.
+3. The gate, on the newest window (the events after the cutoff): each pinner's NDCG@k under the challenger and
+   under the champion (the serving `tastegraph/taste-graph`, as it is), the paired bootstrap interval of the
+   gain; guards: recall@k and homefeed p99 latency not worse than the champion's beyond their tolerances.
+   The verdict is published as `loop/verdict`; when it passes (and `promote`), the challenger is promoted.
+
+Notebook 07, `pinsandbox retrain` and the tests call it; it is an ordinary recorded run from the notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pinsandbox.errors import InvalidInput, NotFound
+from pinsandbox.stages import StageResult
+
+DEGRADE = ("shuffle",)
+
+
+@dataclass
+class RetrainConfig:
+    k: int = 10  # homefeed length scored
+    vectors: bool = True  # refresh pin vectors with the frozen encoder (when the sandbox has one)
+    n_boot: int = 2000  # bootstrap resamples of the paired NDCG gain
+    level: float = 0.95  # the interval's level: promote only when its lower bound is >= 0
+    seed: int = 0
+    recall_tolerance: float = 0.05  # guard: challenger recall@k at most this much (relative) below the champion's
+    latency_tolerance: float = 1.0  # guard: challenger p99 homefeed latency at most (1 + this) × champion's + 1 ms
+    latency_pinners: int = 200  # pinners timed, one request each, per model
+    promote: bool = True  # promote the challenger when the gate passes
+    degrade: str | None = None  # "shuffle": a deliberately bad challenger (engagement shuffled across pins), to test the gate
+
+    def validate(self) -> RetrainConfig:
+        if int(self.k) < 1:
+            raise InvalidInput(f"k must be at least 1, got {self.k}")
+        if int(self.n_boot) < 100:
+            raise InvalidInput(f"n_boot must be at least 100, got {self.n_boot}")
+        if not 0.5 <= float(self.level) < 1:
+            raise InvalidInput(f"level must be in [0.5, 1), got {self.level}")
+        if self.recall_tolerance < 0 or self.latency_tolerance < 0:
+            raise InvalidInput("tolerances must be 0 or more")
+        if self.degrade is not None and self.degrade not in DEGRADE:
+            raise InvalidInput(f"degrade {self.degrade!r} is unknown: use one of {', '.join(DEGRADE)} or None")
+        return self
+
+
+@dataclass(kw_only=True)
+class RetrainResult(StageResult):
+    verdict: dict  # passed, gain, interval, guards, reasons
+    scores: pd.DataFrame = field(repr=False)  # per pinner: ndcg/recall of champion and challenger
+    promoted: dict | None = None  # the promotion log entry, when promoted
+    challenger: object = field(default=None, repr=False)  # the fitted TasteGraph
+
+
+def _p99_ms(model, pinners, k: int) -> float:
+    times = []
+    for u in pinners:
+        t = time.perf_counter()
+        model.recommend(u, k)
+        times.append((time.perf_counter() - t) * 1000)
+    return float(np.percentile(times, 99)) if times else float("nan")
+
+
+def score_on_window(models: dict, train: pd.DataFrame, test: pd.DataFrame, *, k: int = 10,
+                    latency_pinners: int = 200, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Per pinner with held-out targets: ndcg@k and recall@k of each model (columns `<metric>.<model>`), and each
+    model's p99 single-request latency (ms) over the same `latency_pinners` pinners."""
+    from pinsandbox.metrics import ndcg_at_k, recall_at_k
+    from pinsandbox.tastegraph.metrics import _recommend_all, targets_of
+
+    targets = targets_of(train, test)
+    pinners = sorted(targets)
+    cols = {}
+    for name, model in models.items():
+        recs = _recommend_all(model, pinners, k)
+        cols[f"ndcg.{name}"] = [ndcg_at_k(recs.get(u, [])[:k], targets[u], k) for u in pinners]
+        cols[f"recall.{name}"] = [recall_at_k(recs.get(u, [])[:k], targets[u], k) for u in pinners]
+    timed = np.random.default_rng(seed).permutation(pinners)[:latency_pinners]
+    latency = {name: _p99_ms(model, timed, k) for name, model in models.items()}
+    return pd.DataFrame(cols, index=pd.Index(pinners, name="pinner_id")), latency
+
+
+def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig) -> dict:
+    """The verdict: promote when the paired bootstrap lower bound of the challenger's NDCG gain is >= 0 and no
+    guard is worse beyond its tolerance. Every number that decided it is in the verdict."""
+    from pinsandbox.metrics import bootstrap_ci
+
+    gain = (scores["ndcg.challenger"] - scores["ndcg.champion"]).to_numpy()
+    lo, hi = bootstrap_ci(gain, n=int(config.n_boot), level=float(config.level), seed=int(config.seed))
+    recall = {m: float(scores[f"recall.{m}"].mean()) for m in ("champion", "challenger")}
+    ndcg = {m: float(scores[f"ndcg.{m}"].mean()) for m in ("champion", "challenger")}
+    guards = {
+        "recall": {"champion": recall["champion"], "challenger": recall["challenger"],
+                   "limit": recall["champion"] * (1 - config.recall_tolerance)},
+        "p99_ms": {"champion": latency["champion"], "challenger": latency["challenger"],
+                   "limit": latency["champion"] * (1 + config.latency_tolerance) + 1.0},
+    }
+    guards["recall"]["ok"] = guards["recall"]["challenger"] >= guards["recall"]["limit"]
+    guards["p99_ms"]["ok"] = guards["p99_ms"]["challenger"] <= guards["p99_ms"]["limit"]
+    reasons = []
+    if lo < 0:
+        reasons.append(f"NDCG@{config.k} gain {gain.mean():+.4f}, {config.level:.0%} interval [{lo:+.4f}, {hi:+.4f}]: "
+                       "its lower bound is below 0")
+    else:
+        reasons.append(f"NDCG@{config.k} gain {gain.mean():+.4f}, {config.level:.0%} interval [{lo:+.4f}, {hi:+.4f}] >= 0")
+    for name, g in guards.items():
+        if not g["ok"]:
+            reasons.append(f"guard {name}: challenger {g['challenger']:.4g} is worse than the limit {g['limit']:.4g} "
+                           f"(champion {g['champion']:.4g})")
+    passed = bool(lo >= 0 and all(g["ok"] for g in guards.values()))
+    return {"passed": passed, "metric": f"ndcg@{config.k}", "ndcg": ndcg, "gain": float(gain.mean()),
+            "interval": [lo, hi], "level": float(config.level), "pinners": int(len(gain)), "guards": guards,
+            "reasons": reasons}
+
+
+def _shuffled(events: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The same events with their pins shuffled across rows: engagement that says nothing about taste."""
+    rng = np.random.default_rng(seed)
+    return events.assign(pin_id=events["pin_id"].to_numpy()[rng.permutation(len(events))])
+
+
+def refresh_vectors(sb, catalog, progress: bool = True):
+    """Every catalog pin embedded by the frozen published encoder; published as `embeddings/proprietary-challenger`.
+    Returns (PinVectors, number of pins the champion's vectors did not have), or (None, 0) without an encoder."""
+    from pinsandbox.embeddings import PinVectors, find_vectors, load_encoder
+    from pinsandbox.embeddings.pipeline import prepare, publish_vectors
+
+    if not sb.artifacts.exists("embeddings", "encoder"):
+        return find_vectors(sb), 0
+    encoder = load_encoder(sb)
+    config = encoder.embeddings_config
+    prepared = prepare(sb, config, progress=progress)
+    vectors = encoder.embed(prepared.features)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    pin_ids = np.asarray(prepared.features.pin_ids).astype(str)
+    old = find_vectors(sb)
+    new = int((~pd.Index(pin_ids).isin(old.pin_ids if old is not None else [])).sum())
+    encoder_id = sb.artifacts.current_id("embeddings", "encoder")
+    vid, _ = publish_vectors(sb, "proprietary-challenger", pin_ids, vectors, encoder_id,
+                             [catalog.artifact_id, encoder_id], config)
+    return PinVectors(pin_ids, vectors.astype(np.float32), vid, int(vectors.shape[1])), new
+
+
+def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: bool = True) -> RetrainResult:
+    """Refresh, refit, gate and (when it passes) promote; see the module docstring."""
+    from tqdm.auto import tqdm
+
+    from pinsandbox.catalog import load_catalog
+    from pinsandbox.loop.promotion import CHAMPION, log_refusal, promote
+    from pinsandbox.sandbox import resolve
+    from pinsandbox.tastegraph.metrics import targets_of, temporal_split
+    from pinsandbox.tastegraph.model import TasteGraph
+
+    config = (config or RetrainConfig()).validate()
+    sb = resolve(sandbox)
+    catalog = load_catalog(sb)
+    stage, name = CHAMPION["tastegraph"]
+    if not sb.artifacts.exists(stage, name):
+        raise NotFound(f"sandbox {sb.owner!r} has no champion taste graph to compare with: run "
+                       f"`pinsandbox tastegraph --sandbox {sb.owner}` (notebook 04) first")
+    train, test = temporal_split(catalog.events, catalog.cutoff)
+    targets_of(train, test)  # the newest window can be scored, before any work
+    champion = TasteGraph.load(sb, name=name)
+
+    t0 = time.perf_counter()
+    from pinsandbox.embeddings import find_vectors
+
+    refreshed = bool(config.vectors) and sb.artifacts.exists("embeddings", "encoder")
+    vectors, new_pins = refresh_vectors(sb, catalog, progress) if refreshed else (find_vectors(sb), 0)
+    vectors_s = time.perf_counter() - t0
+    fit_on = _shuffled(train, config.seed) if config.degrade == "shuffle" else train
+    t0 = time.perf_counter()
+    challenger = TasteGraph(champion.config).fit(fit_on, vectors, pins=catalog.pins["pin_id"],
+                                                 progress=tqdm if progress else None)
+    fit_s = time.perf_counter() - t0
+    inputs = [catalog.artifact_id] + ([vectors.artifact_id] if vectors is not None else [])
+    challenger_id = challenger.save(sb, name="challenger", inputs=inputs)
+
+    scores, latency = score_on_window({"champion": champion, "challenger": challenger}, train, test, k=int(config.k),
+                                      latency_pinners=int(config.latency_pinners), seed=int(config.seed))
+    verdict = gate(scores, latency, config)
+    verdict["challenger"] = {"tastegraph": challenger_id, **({"vectors": vectors.artifact_id} if refreshed else {})}
+    verdict["champion"] = {"tastegraph": champion.artifact_id}
+    verdict["cutoff"] = catalog.cutoff.isoformat()
+    verdict["catalog"] = catalog.artifact_id
+    with sb.artifacts.write("loop", "verdict", config=config, inputs=list(verdict["challenger"].values())
+                            + [champion.artifact_id, catalog.artifact_id]) as w:
+        (w.path / "verdict.json").write_text(json.dumps(verdict, indent=1, sort_keys=True))
+        scores.reset_index().to_parquet(w.path / "scores.parquet", index=False)
+    verdict_id = sb.artifacts.current_id("loop", "verdict")
+
+    promoted = None
+    if verdict["passed"] and config.promote:
+        promoted = promote(sb)
+    elif not verdict["passed"]:
+        log_refusal(sb, verdict_id, verdict)
+    k = int(config.k)
+    metrics = {
+        f"retrain.ndcg@{k}.champion": verdict["ndcg"]["champion"],
+        f"retrain.ndcg@{k}.challenger": verdict["ndcg"]["challenger"],
+        f"retrain.ndcg@{k}_gain": verdict["gain"],
+        f"retrain.ndcg@{k}_gain_low": verdict["interval"][0],
+        f"retrain.ndcg@{k}_gain_high": verdict["interval"][1],
+        f"retrain.recall@{k}.champion": verdict["guards"]["recall"]["champion"],
+        f"retrain.recall@{k}.challenger": verdict["guards"]["recall"]["challenger"],
+        "retrain.homefeed_p99_ms.champion": verdict["guards"]["p99_ms"]["champion"],
+        "retrain.homefeed_p99_ms.challenger": verdict["guards"]["p99_ms"]["challenger"],
+        "retrain.pinners": verdict["pinners"],
+        "retrain.new_pins_embedded": new_pins,
+        "retrain.vectors_s": vectors_s,
+        "retrain.fit_s": fit_s,
+        "retrain.passed": int(verdict["passed"]),
+        "retrain.promoted": int(promoted is not None),
+    }
+    artifacts = {"challenger": challenger_id, "verdict": verdict_id}
+    if refreshed:
+        artifacts["vectors"] = vectors.artifact_id
+    return RetrainResult(stage="retrain", config=config, artifacts=artifacts, metrics=metrics, verdict=verdict,
+                         scores=scores, promoted=promoted, challenger=challenger)
