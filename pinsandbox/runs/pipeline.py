@@ -14,10 +14,11 @@ from pinsandbox.sandbox.sandbox import resolve
 
 
 def stage_notebooks() -> list:
-    """The stages' `notebooks/NN_*.ipynb`, in order (the loop's 07_retrain runs on its own: `pinsandbox retrain`)."""
-    from pinsandbox.stages import NOTEBOOKS
+    """`notebooks/NN_*.ipynb`, in order: whatever stages exist — but not the loop's (07_retrain runs on its own,
+    `pinsandbox retrain`, on a sandbox whose stages have run)."""
+    from pinsandbox.stages import LOOP_NOTEBOOKS
 
-    return sorted(p for p in settings.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if p.stem in NOTEBOOKS.values())
+    return sorted(p for p in settings.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb") if p.stem not in LOOP_NOTEBOOKS.values())
 
 
 def unchanged_since(sandbox, notebook, params: dict) -> RunRecord | None:
