@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from pinsandbox.errors import InvalidInput
 
@@ -51,9 +49,8 @@ def append_catalog(sandbox=None, pins=None, events=None, boards=None, images=Non
     import against what is already there: new pin and board ids must be new, events may name old or new pins,
     and every appended event must be at or after the catalog's last one. The appended events become the held-out
     window (the cutoff moves to their first time). Writes nothing unless every check passes."""
-    from pinsandbox.catalog.importer import BOARD_SCHEMA, EVENT_SCHEMA, validate_catalog
+    from pinsandbox.catalog.importer import copy_images, validate_catalog, write_imported
     from pinsandbox.catalog.load import CATALOG_INFO, _catalog_artifact, load_catalog
-    from pinsandbox.catalog.pinworld import write_table
     from pinsandbox.sandbox import resolve
 
     if events is None:
@@ -83,16 +80,7 @@ def append_catalog(sandbox=None, pins=None, events=None, boards=None, images=Non
                  "windows": [*windows, [cutoff.isoformat(), new_events["ts"].max().isoformat()]],
                  "appended": [*info.get("appended", []), files]})
     with sb.artifacts.write("catalog", "imported", config=art.config(), inputs=[art.id], link_at="catalog") as w:
-        write_table(pa.Table.from_pandas(all_pins, preserve_index=False), w.path / "pins.parquet")
-        write_table(pa.Table.from_pandas(all_events, schema=EVENT_SCHEMA, preserve_index=False), w.path / "events.parquet")
-        write_table(pa.Table.from_pandas(all_boards.astype(object), schema=BOARD_SCHEMA, preserve_index=False),
-                    w.path / "boards.parquet")
-        (w.path / CATALOG_INFO).write_text(json.dumps(info, indent=1, sort_keys=True))
+        write_imported(w.path, all_pins, all_events, all_boards, info)
         shutil.copytree(current.images_dir, w.path / "images")
-        if images is not None:
-            root = Path(images).expanduser().resolve()
-            for rel in new_pins["image"].dropna().unique():
-                dest = w.path / "images" / str(rel)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(root / str(rel), dest)
+        copy_images(images, new_pins, w.path / "images")
     return load_catalog(sb)

@@ -198,6 +198,14 @@ def _check_images(pins: pd.DataFrame, images: Path | None, file: str, progress: 
     return problems
 
 
+def _already_known(df: pd.DataFrame, column: str, known, file: str, rule: str) -> list[str]:
+    """Appending: rows whose `column` is already in the catalog, as one problem (or none)."""
+    again = df.index[df[column].astype(str).isin(known)]
+    if not len(again):
+        return []
+    return [f"{file}: {column} {df[column][again[0]]!r} at {_rows(again)} is already in the catalog: appended {rule}"]
+
+
 def _timestamp_like(col: pd.Series, name: str) -> bool:
     return name.endswith(("_at", "_ts")) and (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col))
 
@@ -227,19 +235,12 @@ def validate_catalog(pins, events, boards=None, images=None, *, progress: bool =
         problems += _validate(boards, "boards", boards_file)
     pin_ids = set(pins["pin_id"].dropna().astype(str)) if "pin_id" in pins else None  # no ids: don't flag every event
     board_ids = None if boards is None or "board_id" not in boards else set(boards["board_id"].dropna().astype(str))
-    if known_pins is not None:
-        if pin_ids is not None:
-            again = pins.index[pins["pin_id"].astype(str).isin(known_pins)]
-            if len(again):
-                problems.append(f"{pins_file}: pin_id {pins['pin_id'][again[0]]!r} at {_rows(again)} is already in the "
-                                "catalog: appended pins must be new (events may name existing pins)")
-            pin_ids = pin_ids | set(known_pins)
+    if known_pins is not None and pin_ids is not None:
+        problems += _already_known(pins, "pin_id", known_pins, pins_file, "pins must be new (events may name existing pins)")
+        pin_ids = pin_ids | set(known_pins)
     if known_boards is not None:
         if board_ids is not None:
-            again = boards.index[boards["board_id"].astype(str).isin(known_boards)]
-            if len(again):
-                problems.append(f"{boards_file}: board_id {boards['board_id'][again[0]]!r} at {_rows(again)} is already "
-                                "in the catalog: appended boards must be new")
+            problems += _already_known(boards, "board_id", known_boards, boards_file, "boards must be new")
         if board_ids is not None or known_boards:  # a catalog without boards keeps its board_ids free text
             board_ids = (board_ids or set()) | set(known_boards)
     problems += _validate(events, "events", events_file, pin_ids=pin_ids, board_ids=board_ids)
@@ -314,18 +315,29 @@ def import_catalog(sandbox=None, pins=None, events=None, boards=None, images=Non
     info = {"source": "imported", "start": ts.min().isoformat(), "end": ts.max().isoformat(),
             "cutoff": cutoff.isoformat(), "files": params}
     with sb.artifacts.write("catalog", "imported", config=config, link_at="catalog") as w:
-        write_table(pa.Table.from_pandas(pins_df, preserve_index=False), w.path / "pins.parquet")
-        write_table(pa.Table.from_pandas(events_df, schema=EVENT_SCHEMA, preserve_index=False), w.path / "events.parquet")
-        write_table(pa.Table.from_pandas(boards_df.astype(object), schema=BOARD_SCHEMA, preserve_index=False), w.path / "boards.parquet")
-        (w.path / CATALOG_INFO).write_text(json.dumps(info, indent=1, sort_keys=True))
-        (w.path / "images").mkdir()
-        if images is not None:
-            root = Path(images).expanduser().resolve()
-            for rel in pins_df["image"].dropna().unique():
-                dest = w.path / "images" / str(rel)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(root / str(rel), dest)
+        write_imported(w.path, pins_df, events_df, boards_df, info)
+        copy_images(images, pins_df, w.path / "images")
     return load_catalog(sb)
+
+
+def write_imported(folder: Path, pins: pd.DataFrame, events: pd.DataFrame, boards: pd.DataFrame, info: dict) -> None:
+    """An imported catalog's tables and info into an artifact folder being written (import and append alike)."""
+    write_table(pa.Table.from_pandas(pins, preserve_index=False), folder / "pins.parquet")
+    write_table(pa.Table.from_pandas(events, schema=EVENT_SCHEMA, preserve_index=False), folder / "events.parquet")
+    write_table(pa.Table.from_pandas(boards.astype(object), schema=BOARD_SCHEMA, preserve_index=False), folder / "boards.parquet")
+    (folder / CATALOG_INFO).write_text(json.dumps(info, indent=1, sort_keys=True))
+
+
+def copy_images(images, pins: pd.DataFrame, dest_dir: Path) -> None:
+    """Copy the image each of `pins` names from the user's `images` folder (None: no images) into `dest_dir`."""
+    dest_dir.mkdir(exist_ok=True)
+    if images is None:
+        return
+    root = Path(images).expanduser().resolve()
+    for rel in pins["image"].dropna().unique():
+        dest = dest_dir / str(rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / str(rel), dest)
 
 
 def export_catalog(sandbox=None, out_dir=None, *, fmt: str = "csv") -> Path:
