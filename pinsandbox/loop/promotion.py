@@ -26,16 +26,22 @@ _STANDARD = {"id", "stage", "name", "created", "run_id", "params", "inputs", "fi
 
 
 @contextlib.contextmanager
-def _locked(sb):
-    """One promotion or rollback at a time per sandbox."""
+def _locked(sb, shared: bool = False):
+    """One promotion or rollback at a time per sandbox; `shared`: readers that must not see one half-done."""
     path = sb.path("loop/.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
+
+
+def settled(sb):
+    """Held while reading the champion's artifacts (serving's swap): no promotion or rollback runs meanwhile, so
+    the taste graph and the vectors read are the same champion's."""
+    return _locked(sb, shared=True)
 
 
 def promotion_log(sandbox=None) -> list[dict]:

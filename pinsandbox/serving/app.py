@@ -156,7 +156,8 @@ def create_app(state, token: str) -> FastAPI:
     # The two hot reads answer with ready-made JSON: plain dicts of str/float need no jsonable_encoder pass.
     @app.get("/pins/{pin_id}/similar", dependencies=auth)
     async def similar(pin_id: str, k: int = Query(10, ge=1, le=100)):  # ~1 ms of numpy: no thread hop
-        return _json({"pin_id": pin_id, "vectors": state.vectors_id, "pins": state.similar(pin_id, k)})
+        champion = state.champion  # one champion for the whole answer, even if a swap lands meanwhile
+        return _json({"pin_id": pin_id, "vectors": champion.vectors_id, "pins": state.similar(pin_id, k, champion)})
 
     @app.get("/pinners/{pinner_id}/homefeed", dependencies=auth)
     async def homefeed(pinner_id: str, k: int = Query(10, ge=1, le=100)):

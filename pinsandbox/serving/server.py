@@ -1,5 +1,6 @@
 """Run the API: in this process (`run`, what `pinsandbox serve` does) or as a child process (`start`, for
-notebooks, tests and the load benchmark), always on loopback unless told otherwise."""
+notebooks, tests and the load benchmark), always on loopback unless told otherwise. A running server follows
+promotions and rollbacks by itself (`ServingState.watch`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,14 @@ def run(sandbox=None, host: str = "127.0.0.1", port: int = 8000, log_level: str 
     one_thread_per_operation()
     state = ServingState.load(sb, navigator_worker=True)
     threading.Thread(target=state.warm, name="warm-homefeeds", daemon=True).start()
+    stop = threading.Event()  # the watcher follows promotions and rollbacks: no restart to serve a new champion
+    threading.Thread(target=state.watch, args=(stop,), name="watch-champion", daemon=True).start()
     print(f"pinsandbox serve: sandbox {sb.owner!r} on http://{host}:{port} (taste graph: {state.taste_source}; "
           f"{state.replayed} logged events replayed; ranker: {state.nav.name})", file=sys.stderr, flush=True)
     try:
         uvicorn.run(create_app(state, sb.api_token), host=host, port=int(port), log_level=log_level, access_log=False)
     finally:
+        stop.set()
         state.nav.close()
 
 

@@ -1,6 +1,7 @@
 """What the server holds for one sandbox: catalog, pin vectors, the taste graph, Navigator's text index, the log.
 
     state = ServingState.load("alice")      # taste-graph snapshot (or a fresh fit) + replay of the event log
+    state.swap()                            # serve the sandbox's new champion (after a promotion or rollback)
     state.homefeed("pinner-1", k=10)
     state.record_event({...})               # durably logged first, then applied to the pinner's taste
     state.similar("p00042", k=10)
@@ -42,6 +43,7 @@ class ServingConfig:
     navigator_nice: int = 10
     max_k: int = 100
     vectors: str = "proprietary"  # pin vectors for /similar and the taste graph when it must be fitted
+    watch_s: float = 0.25  # how often the server looks for a new champion (two symlink reads)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -49,31 +51,90 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class ServingState:
-    sandbox: object
+class Champion:
+    """Everything a promotion changes, built whole before it is served: the catalog, the pin vectors, the taste
+    graph with the event log replayed on top, and the homefeeds cached from it. A request reads
+    `state.champion` once and finishes on that object, so a swap never mixes two models in one answer."""
+
     catalog: object
     taste: object  # pinsandbox.tastegraph.TasteGraph
     taste_source: str  # artifact id it was loaded from, or how it was fitted
     pin_ids: np.ndarray  # row order of `vectors`
     vectors: np.ndarray
     vectors_id: str
+    ids: dict  # the champion artifacts it was built from (role -> id): what the watcher compares
+    applied_seq: int = 0  # the event log is folded in up to this sequence number
+    replayed: int = 0  # logged events replayed over the snapshot when it was built
+    warmed: bool = False
+
+    def __post_init__(self):
+        self.cache_lock = threading.Lock()
+        self.cache: OrderedDict[str, list[str]] = OrderedDict()
+        self.vec_row = pd.Index(self.pin_ids)
+        self.titles, self.price_of = pin_fields(self.catalog.pins)
+        self.known_pinners = set(self.catalog.events["pinner_id"].astype(str)) | set(self.taste.states)
+
+    @classmethod
+    def load(cls, sb, config: ServingConfig, log: EventLog, progress: bool = False) -> Champion:
+        """From the sandbox's current artifacts, with every logged event the snapshot does not hold replayed."""
+        from pinsandbox.catalog import load_catalog
+        from pinsandbox.embeddings import find_vectors
+
+        catalog = load_catalog(sb)
+        kind = snapshot_vectors_kind(sb) or config.vectors
+        found = find_vectors(sb, kind)
+        pin_ids, vectors, vectors_id = (found.pin_ids, found.vectors, found.artifact_id) if found else (None, None, None)
+        taste, taste_source, replay_from = load_taste_graph(sb, catalog, pin_ids, vectors, progress)
+        if vectors is None:  # vector-less sandbox: serve /similar from the taste graph's own pin embedding
+            pin_ids, vectors, vectors_id = np.asarray(taste.pins), taste.vectors, f"{taste_source} (graph SVD)"
+        ids = {"tastegraph": getattr(taste, "artifact_id", None), "vectors": found.artifact_id if found else None}
+        champion = cls(catalog, taste, taste_source, pin_ids, vectors, vectors_id, ids, replay_from)
+        champion.replayed = champion.catch_up(log)
+        return champion
+
+    def catch_up(self, log: EventLog) -> int:
+        """Apply the events logged after `applied_seq`; returns how many."""
+        events = log.since(self.applied_seq)
+        for ev in events.to_dict("records"):
+            self.taste.update(ev)
+            self.known_pinners.add(ev["pinner_id"])
+        if len(events):
+            self.applied_seq = int(events["seq"].iloc[-1])
+        return len(events)
+
+
+def champion_ids(sb, config: ServingConfig) -> dict:
+    """The champion artifacts a fresh load would serve now (role -> id): two link reads, cheap enough to poll."""
+    kind = snapshot_vectors_kind(sb) or config.vectors
+    return {"tastegraph": sb.artifacts.current_id("tastegraph", TASTE_GRAPH),
+            "vectors": sb.artifacts.current_id("embeddings", kind)}
+
+
+@dataclass
+class ServingState:
+    sandbox: object
+    champion: Champion  # swapped whole by `swap`; never changed in place but by logged events
     log: EventLog
     nav: object  # Navigator in this process, or a NavigatorWorker process (what the server runs)
     config: ServingConfig = field(default_factory=ServingConfig)
     replayed: int = 0
     startup_s: float = 0.0
-    warmed: bool = False
 
     def __post_init__(self):
         self._write = threading.Lock()  # log order = apply order, so a replay rebuilds exactly this state
         # One pinner's taste is updated and read under its stripe's lock (so a feed is never computed from a
         # half-applied event, nor cached after a newer event dropped it); different pinners proceed in parallel.
         self._stripes = [threading.Lock() for _ in range(64)]
-        self._cache_lock = threading.Lock()
-        self._cache: OrderedDict[str, list[str]] = OrderedDict()
-        self._vec_row = pd.Index(self.pin_ids)
-        self._titles, self._price_of = pin_fields(self.catalog.pins)
-        self._known_pinners = set(self.catalog.events["pinner_id"].astype(str)) | set(self.taste.states)
+        self.swaps: list[dict] = []  # every champion swap: ids, when, how long the build took
+
+    # what the current champion serves (read-only views, for callers and tests)
+    catalog = property(lambda self: self.champion.catalog)
+    taste = property(lambda self: self.champion.taste)
+    taste_source = property(lambda self: self.champion.taste_source)
+    pin_ids = property(lambda self: self.champion.pin_ids)
+    vectors = property(lambda self: self.champion.vectors)
+    vectors_id = property(lambda self: self.champion.vectors_id)
+    warmed = property(lambda self: self.champion.warmed)
 
     # -- loading --------------------------------------------------------------------------------------
     @classmethod
@@ -81,7 +142,6 @@ class ServingState:
              navigator_worker: bool = False) -> ServingState:
         """Everything the API serves, from the sandbox's artifacts, with the event log replayed on top.
         `navigator_worker`: run Navigator in its own process (the server does), loading there while this loads."""
-        from pinsandbox.catalog import load_catalog
         from pinsandbox.sandbox import resolve
 
         started = time.perf_counter()
@@ -89,35 +149,61 @@ class ServingState:
         sb = resolve(sandbox)
         nav = NavigatorWorker(sb, config.navigator_candidates, config.navigator_queue,
                               config.navigator_nice) if navigator_worker else None
-        catalog = load_catalog(sb)
-        from pinsandbox.embeddings import find_vectors
-
-        found = find_vectors(sb, snapshot_vectors_kind(sb) or config.vectors)
-        pin_ids, vectors, vectors_id = (found.pin_ids, found.vectors, found.artifact_id) if found else (None, None, None)
-        taste, taste_source, replay_from = load_taste_graph(sb, catalog, pin_ids, vectors, progress)
-        if vectors is None:  # vector-less sandbox: serve /similar from the taste graph's own pin embedding
-            pin_ids, vectors, vectors_id = np.asarray(taste.pins), taste.vectors, f"{taste_source} (graph SVD)"
         log = EventLog(sb.path("serving/events.db"))
-        nav = nav or Navigator.load(sb, catalog, config.navigator_candidates, progress)
-        state = cls(sb, catalog, taste, taste_source, pin_ids, vectors, vectors_id, log, nav, config)
-        state.replayed = state._replay(replay_from)
+        champion = Champion.load(sb, config, log, progress)
+        nav = nav or Navigator.load(sb, champion.catalog, config.navigator_candidates, progress)
+        state = cls(sb, champion, log, nav, config, replayed=champion.replayed)
         state.startup_s = time.perf_counter() - started
         return state
 
-    def _replay(self, after_seq: int) -> int:
-        events = self.log.since(after_seq)
-        for ev in events.to_dict("records"):
-            self.taste.update(ev)
-            self._known_pinners.add(ev["pinner_id"])
-        return len(events)
+    def swap(self, progress: bool = False) -> dict:
+        """Build the sandbox's current champion off the request path, catch it up with the events logged while it
+        was built, and serve it: one reference assignment. Requests already running finish on the old one."""
+        started = time.perf_counter()
+        new = Champion.load(self.sandbox, self.config, self.log, progress)
+        built_s = time.perf_counter() - started
+        with self._write:  # no event is logged between the catch-up and the swap, so none is lost to the new model
+            new.catch_up(self.log)
+            old, self.champion = self.champion, new
+        entry = {"from": old.ids, "to": new.ids, "at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+                 "build_s": round(built_s, 3)}
+        self.swaps.append(entry)
+        return entry
+
+    def watch(self, stop: threading.Event | None = None) -> None:
+        """Follow promotions and rollbacks until `stop` is set (the server runs this in a thread): when the
+        champion's artifacts change, wait for the promotion to finish writing, swap, then warm the new homefeeds
+        in the background. A champion that fails to load is reported and skipped; the old one keeps serving."""
+        import sys
+
+        from pinsandbox.loop.promotion import settled
+
+        stop = stop or threading.Event()
+        failed = None
+        while not stop.wait(self.config.watch_s):
+            ids = champion_ids(self.sandbox, self.config)
+            if ids == self.champion.ids or ids == failed:
+                continue
+            try:
+                with settled(self.sandbox):  # a promotion swaps two links: never load one old and one new
+                    entry = self.swap()
+            except Exception as exc:  # noqa: BLE001 (any failure to build leaves the old champion serving)
+                failed = ids
+                print(f"pinsandbox serve: new champion {ids} not served ({type(exc).__name__}: {exc}); "
+                      f"still serving {self.champion.ids}", file=sys.stderr, flush=True)
+                continue
+            print(f"pinsandbox serve: now serving {entry['to']} (built in {entry['build_s']:.2f} s)",
+                  file=sys.stderr, flush=True)
+            threading.Thread(target=self.warm, name="warm-homefeeds", daemon=True).start()
 
     # -- reads ----------------------------------------------------------------------------------------
-    def check_pin(self, pin_id: str) -> None:
-        if pin_id not in self._titles:
-            raise NotFound(f"no pin {pin_id!r} in catalog {self.catalog.artifact_id}: use a pin_id from its pins table")
+    def check_pin(self, pin_id: str, champion: Champion | None = None) -> None:
+        c = champion or self.champion
+        if pin_id not in c.titles:
+            raise NotFound(f"no pin {pin_id!r} in catalog {c.catalog.artifact_id}: use a pin_id from its pins table")
 
-    def check_pinner(self, pinner_id: str) -> None:
-        if pinner_id not in self._known_pinners:
+    def check_pinner(self, pinner_id: str, champion: Champion | None = None) -> None:
+        if pinner_id not in (champion or self.champion).known_pinners:
             raise NotFound(f"no pinner {pinner_id!r} in sandbox {self.sandbox.owner!r}: use a pinner_id from the catalog's "
                            "events, or POST /events for them first (a newcomer gets a profile with their first event)")
 
@@ -126,71 +212,77 @@ class ServingState:
             raise InvalidInput(f"k must be between 1 and {self.config.max_k}, got {k}")
         return int(k)
 
-    def pin(self, pin_id: str, score: float | None = None) -> dict:
-        return pin_card(pin_id, self._titles, self._price_of, score)
+    def pin(self, pin_id: str, score: float | None = None, champion: Champion | None = None) -> dict:
+        c = champion or self.champion
+        return pin_card(pin_id, c.titles, c.price_of, score)
 
     def _stripe(self, pinner_id: str) -> threading.Lock:
         return self._stripes[hash(pinner_id) % len(self._stripes)]
 
-    def _cached(self, pinner_id: str, k: int) -> list[str] | None:
-        with self._cache_lock:
-            feed = self._cache.get(pinner_id)
+    @staticmethod
+    def _cached(c: Champion, pinner_id: str, k: int) -> list[str] | None:
+        with c.cache_lock:
+            feed = c.cache.get(pinner_id)
             if feed is not None and len(feed) >= k:
-                self._cache.move_to_end(pinner_id)
+                c.cache.move_to_end(pinner_id)
                 return feed
         return None
 
-    def _feed(self, pinner_id: str, k: int) -> list[str]:
-        feed = self._cached(pinner_id, k)
+    def _feed(self, c: Champion, pinner_id: str, k: int) -> list[str]:
+        feed = self._cached(c, pinner_id, k)
         if feed is not None:
             return feed
         with self._stripe(pinner_id):
-            feed = self.taste.recommend(pinner_id, max(k, 25))
-            with self._cache_lock:
-                self._cache[pinner_id] = feed
-                if len(self._cache) > self.config.cache_pinners:
-                    self._cache.popitem(last=False)
+            feed = c.taste.recommend(pinner_id, max(k, 25))
+            with c.cache_lock:
+                c.cache[pinner_id] = feed
+                if len(c.cache) > self.config.cache_pinners:
+                    c.cache.popitem(last=False)
         return feed
 
     def homefeed(self, pinner_id: str, k: int = 10) -> list[dict]:
-        k = self._check_k(k)
-        self.check_pinner(pinner_id)
-        return [self.pin(p) for p in self._feed(pinner_id, k)[:k]]
+        k, c = self._check_k(k), self.champion
+        self.check_pinner(pinner_id, c)
+        return [self.pin(p, champion=c) for p in self._feed(c, pinner_id, k)[:k]]
 
     def cached_homefeed(self, pinner_id: str, k: int = 10) -> list[dict] | None:
         """The homefeed when it is precomputed (microseconds), else None: the caller computes it off its event loop."""
-        k = self._check_k(k)
-        self.check_pinner(pinner_id)
-        feed = self._cached(pinner_id, k)
-        return None if feed is None else [self.pin(p) for p in feed[:k]]
+        k, c = self._check_k(k), self.champion
+        self.check_pinner(pinner_id, c)
+        feed = self._cached(c, pinner_id, k)
+        return None if feed is None else [self.pin(p, champion=c) for p in feed[:k]]
 
     def refresh(self, pinner_id: str) -> None:
         """Recompute a homefeed an event dropped, so the pinner's next read is a cache hit again."""
-        self._feed(pinner_id, 10)
+        self._feed(self.champion, pinner_id, 10)
 
     def warm(self, limit: int | None = None) -> int:
-        """Precompute homefeeds, most active pinners first (run in the background at start): afterwards a read
-        is a cache hit until that pinner's next event. Returns how many it computed."""
-        counts = self.catalog.train_events()["pinner_id"].astype(str).value_counts()
+        """Precompute the current champion's homefeeds, most active pinners first (run in the background at start
+        and after a swap): afterwards a read is a cache hit until that pinner's next event. Returns how many."""
+        c = self.champion
+        counts = c.catalog.train_events()["pinner_id"].astype(str).value_counts()
         done = 0
         for pinner in counts.index[:limit]:
-            if pinner not in self._cache:
-                self._feed(pinner, 10)
+            if c is not self.champion:  # swapped meanwhile: the new champion gets its own warm-up
+                return done
+            if pinner not in c.cache:
+                self._feed(c, pinner, 10)
                 done += 1
-        self.warmed = True
+        c.warmed = True
         return done
 
-    def similar(self, pin_id: str, k: int = 10) -> list[dict]:
-        k = self._check_k(k)
-        self.check_pin(pin_id)
-        row = self._vec_row.get_indexer([pin_id])[0]
+    def similar(self, pin_id: str, k: int = 10, champion: Champion | None = None) -> list[dict]:
+        """The pins nearest `pin_id` in the champion's vectors (the current one unless given)."""
+        k, c = self._check_k(k), champion or self.champion
+        self.check_pin(pin_id, c)
+        row = c.vec_row.get_indexer([pin_id])[0]
         if row < 0:
-            raise NotFound(f"pin {pin_id!r} has no vector in {self.vectors_id}: re-run the embeddings stage")
-        scores = self.vectors @ self.vectors[row]
+            raise NotFound(f"pin {pin_id!r} has no vector in {c.vectors_id}: re-run the embeddings stage")
+        scores = c.vectors @ c.vectors[row]
         scores[row] = -np.inf
         top = np.argpartition(-scores, k)[:k] if k < len(scores) - 1 else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")][:k]
-        return [self.pin(self.pin_ids[i], scores[i]) for i in top if np.isfinite(scores[i])]
+        return [self.pin(c.pin_ids[i], scores[i], c) for i in top if np.isfinite(scores[i])]
 
     def navigator(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
         """Request text → MiniLM retrieval of candidates → the ranker orders them → pins + a short answer."""
@@ -207,19 +299,23 @@ class ServingState:
         event = {**event, "ts": ts.isoformat()}
         with self._write:
             seq = self.log.append(event)  # committed and fsync'ed: from here on the event survives a crash
+            c = self.champion  # a swap waits for this lock, so the champion applying it is the one serving it
             with self._stripe(event["pinner_id"]):
-                self.taste.update({**event, "ts": ts})
-                self._known_pinners.add(event["pinner_id"])
-                with self._cache_lock:
-                    self._cache.pop(event["pinner_id"], None)
+                c.taste.update({**event, "ts": ts})
+                c.known_pinners.add(event["pinner_id"])
+                c.applied_seq = seq
+                with c.cache_lock:
+                    c.cache.pop(event["pinner_id"], None)
         return seq
 
     def health(self) -> dict:
-        return {"status": "ok", "sandbox": self.sandbox.owner, "catalog": self.catalog.artifact_id,
-                "taste_graph": self.taste_source, "vectors": self.vectors_id, "ranker": self.nav.name,
-                "events_logged": self.log.last_seq(), "events_replayed_at_start": self.replayed,
-                "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(self._cache), "warm": self.warmed,
-                "pins": len(self._titles), "pinners": len(self._known_pinners)}
+        c = self.champion
+        return {"status": "ok", "sandbox": self.sandbox.owner, "catalog": c.catalog.artifact_id,
+                "taste_graph": c.taste_source, "vectors": c.vectors_id, "champion": c.ids, "ranker": self.nav.name,
+                "champion_swaps": len(self.swaps), "last_swap": self.swaps[-1] if self.swaps else None,
+                "events_logged": self.log.last_seq(), "events_applied": c.applied_seq, "events_replayed_at_start": self.replayed,
+                "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(c.cache), "warm": c.warmed,
+                "pins": len(c.titles), "pinners": len(c.known_pinners)}
 
 
 def snapshot_vectors_kind(sb) -> str | None:

@@ -1,0 +1,93 @@
+"""Serving follows the loop (#18): a promotion or rollback is picked up by a running server without a restart —
+built off the request path, swapped in one assignment, with the events logged meanwhile carried over."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pinsandbox.catalog import advance_catalog, load_catalog
+from pinsandbox.loop import RetrainConfig, promote, rollback, run_retrain
+
+FAST = dict(n_boot=300, latency_pinners=30, promote=False)
+
+
+def _challenger(world):
+    """A week of new data and a gated challenger (refreshed vectors, refit taste graph) beside the champion;
+    returns the pins the week published (the champion's catalog does not have them)."""
+    old = set(load_catalog(world).pins["pin_id"])
+    advance_catalog(world, 7, progress=False)
+    run_retrain(world, RetrainConfig(**FAST), progress=False)
+    return sorted(set(load_catalog(world).pins["pin_id"]) - old)
+
+
+def test_swap_serves_the_new_champion_with_every_logged_event(world):
+    from pinsandbox.errors import NotFound
+    from pinsandbox.serving import ServingState
+
+    state = ServingState.load(world)
+    first = dict(state.champion.ids)
+    pinner = state.catalog.train_events()["pinner_id"].iloc[0]
+    pins = state.catalog.pins["pin_id"].tolist()
+    state.record_event({"pinner_id": "newcomer-1", "pin_id": pins[0], "action": "save"})
+    new_pins = _challenger(world)
+    assert new_pins
+    with pytest.raises(NotFound, match="no pin"):
+        state.similar(new_pins[0], 5)  # not served before the swap
+    entry = promote(world, force=True)  # forced: this test is about the swap, not the gate
+    old = state.champion
+    state.record_event({"pinner_id": "newcomer-2", "pin_id": pins[1], "action": "save"})  # after promotion, before swap
+    swapped = state.swap()
+    assert swapped["from"] == first and swapped["to"] == state.champion.ids
+    assert state.champion.ids == entry["champion_after"] and state.champion is not old
+    assert state.vectors_id == entry["champion_after"]["vectors"]
+    assert len(state.similar(new_pins[0], 5)) == 5  # the new catalog's pins are served now
+    # both logged events were replayed into the new champion: newcomers keep their profiles
+    assert state.champion.applied_seq == state.log.last_seq() == 2
+    assert len(state.homefeed("newcomer-1", 5)) == len(state.homefeed("newcomer-2", 5)) == 5
+    assert len(state.homefeed(pinner, 10)) == 10
+    health = state.health()
+    assert health["champion"] == entry["champion_after"] and health["champion_swaps"] == 1
+    # an unchanged sandbox: the watcher would not swap; swapping anyway rebuilds the same champion
+    assert state.swap()["to"] == entry["champion_after"]
+
+
+@pytest.mark.slow
+def test_running_server_follows_promotion_and_rollback_under_load(world):
+    """The real server on 127.0.0.1 under 16 concurrent clients (closed loop): a promotion and then a rollback land
+    while it serves; every request succeeds, and /healthz reports the new champion within 5 s of each."""
+    from pinsandbox.loop.swap import swap_under_load
+    from pinsandbox.serving import start
+
+    catalog = load_catalog(world)
+    pinners = catalog.train_events()["pinner_id"].unique()
+    pins = catalog.pins["pin_id"].to_numpy()  # pins of both catalogs: the load never asks for a pin one lacks
+    with start(world) as server:
+        server.wait_warm(120)
+        champion0 = server.client().get("/healthz").json()["champion"]
+        new_pins = _challenger(world)
+
+        up = swap_under_load(server, lambda: promote(world, force=True), pinners, pins, seed=0)
+        with server.client() as c:
+            health = c.get("/healthz").json()
+            similar = c.get(f"/pins/{new_pins[0]}/similar", params={"k": 5})
+        assert up["failed"] == 0 and up["requests_after_action"] >= 1000, up
+        assert up["visible_s"] is not None and up["visible_s"] <= 5, up
+        assert health["champion"] == up["champion"] != champion0 and health["champion_swaps"] == 1
+        assert similar.status_code == 200 and similar.json()["vectors"] == up["champion"]["vectors"]
+        assert health["events_applied"] == health["events_logged"] > 0  # events of the load, none lost in the swap
+
+        down = swap_under_load(server, lambda: rollback(world), pinners, pins, seed=1)
+        with server.client() as c:
+            health = c.get("/healthz").json()
+            gone = c.get(f"/pins/{new_pins[0]}/similar", params={"k": 5})
+        assert down["failed"] == 0 and down["requests_after_action"] >= 1000, down
+        assert down["visible_s"] is not None and down["visible_s"] <= 5, down
+        assert health["champion_swaps"] == 2 and health["events_applied"] == health["events_logged"]
+        # the rolled-back champion is the first one's files again (a new version of them): its vectors predate the
+        # week's new pins
+        assert gone.status_code == 404 and "has no vector" in gone.json()["detail"]
+        assert health["champion"] == down["champion"] != up["champion"]
+    assert server.process.returncode is not None
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.url}/healthz", timeout=1)
