@@ -3,7 +3,10 @@ built off the request path, swapped in one assignment, with the events logged me
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pandas as pd
 import pytest
 
 from pinsandbox.catalog import advance_catalog, load_catalog
@@ -91,3 +94,52 @@ def test_running_server_follows_promotion_and_rollback_under_load(world):
     assert server.process.returncode is not None
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.url}/healthz", timeout=1)
+
+
+@pytest.mark.slow
+def test_events_serving_accepted_join_the_next_retrain(world):
+    """POST /events on the real server → the retrain trains on them (validated, deduplicated, re-timed onto the
+    world's clock) → the promoted champion holds them, so the swapped-in and a restarted server replay none."""
+    from pinsandbox.serving import EventLog, start
+
+    catalog = load_catalog(world)
+    pins = catalog.pins["pin_id"].tolist()
+    saved = pins[10:16]
+    past = str(catalog.cutoff - pd.Timedelta(days=1))
+    with start(world) as server, server.client() as c:
+        for pin in saved:  # a newcomer the catalog has never seen, stamped by the server's wall clock
+            assert c.post("/events", json={"pinner_id": "fb-newcomer", "pin_id": pin, "action": "save"}).status_code == 201
+        retry = {"pinner_id": "fb-old", "pin_id": pins[3], "action": "click", "ts": past}
+        assert c.post("/events", json=retry).status_code == 201
+        assert c.post("/events", json=retry).status_code == 201  # a client's retry: logged twice, trained on once
+        assert c.post("/events", json={**retry, "pin_id": "nope"}).status_code == 404  # refused at the door
+        log = EventLog(world.path("serving/events.db"))  # an event accepted against an earlier catalog
+        log.append({"pinner_id": "fb-old", "pin_id": "p-gone", "action": "save", "ts": past})
+        log.close()
+
+        result = run_retrain(world, RetrainConfig(**FAST), progress=False)
+        m = result.metrics
+        assert (m["retrain.logged_events_used"], m["retrain.logged_events_dropped"],
+                m["retrain.logged_events_retimed"]) == (7, 2, 6)
+        assert result.verdict["event_log_seq"] == 9
+        challenger = result.challenger
+        assert "fb-newcomer" in challenger.states and "fb-newcomer" not in catalog.events["pinner_id"].values
+        assert not set(saved) & set(challenger.recommend("fb-newcomer", 20))  # saved pins count as seen
+        events = challenger.events
+        assert len(events[(events["pinner_id"] == "fb-old") & (events["pin_id"] == pins[3])]) == 1
+        assert (events["ts"] < catalog.cutoff).all()  # nothing logged lands in the gate's window
+
+        entry = promote(world, force=True)
+        assert world.artifacts.read("tastegraph", "taste-graph").manifest["event_log_seq"] == 9
+        deadline = time.monotonic() + 10
+        while c.get("/healthz").json()["champion"] != entry["champion_after"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        health = c.get("/healthz").json()
+        assert health["events_applied"] == health["events_logged"] == 9
+        assert c.get("/pinners/fb-newcomer/homefeed").status_code == 200
+    with start(world) as again, again.client() as c:
+        health = c.get("/healthz").json()
+        assert health["events_replayed_at_start"] == 0  # the snapshot holds all 9: none applied twice
+        feed = c.get("/pinners/fb-newcomer/homefeed", params={"k": 20}).json()["pins"]
+        assert len(feed) == 20 and not set(saved) & {p["pin_id"] for p in feed}

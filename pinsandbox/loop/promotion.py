@@ -68,14 +68,16 @@ def _append(sb, entry: dict) -> dict:
     return entry
 
 
-def _copy(sb, art, stage: str, name: str) -> str:
-    """Publish `art`'s files (config included) as a new version of `<stage>/<name>`; returns its id."""
+def _copy(sb, art, stage: str, name: str, metadata: dict | None = None) -> str:
+    """Publish `art`'s files (config included) as a new version of `<stage>/<name>`, its manifest's own keys and
+    `metadata` added; returns its id."""
     with sb.artifacts.write(stage, name, params=art.manifest.get("params"), inputs=[art.id]) as w:
         for item in art.path.iterdir():
             if item.name == "manifest.json":
                 continue
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, w.path / item.name)
         w.metadata.update({k: v for k, v in art.manifest.items() if k not in _STANDARD})
+        w.metadata.update(metadata or {})
     return sb.artifacts.current_id(stage, name)
 
 
@@ -122,7 +124,9 @@ def promote(sandbox=None, *, force: bool = False) -> dict:
                 current = sb.artifacts.read(stage, name)
                 before[role] = current.id
                 archived[role] = _copy(sb, current, "loop", f"champion-{seq:04d}-{role}")
-            after[role] = _copy(sb, art, stage, name)
+            # the taste graph holds the logged events up to this sequence number: serving replays only later ones
+            extra = {"event_log_seq": verdict.get("event_log_seq", 0)} if role == "tastegraph" else None
+            after[role] = _copy(sb, art, stage, name, extra)
         return _append(sb, {"action": "promote", "verdict": verdict_art.id, "forced": bool(force and not verdict["passed"]),
                             "champion_before": before, "archived": archived, "champion_after": after,
                             "reasons": verdict["reasons"], "gain": verdict["gain"], "interval": verdict["interval"]})

@@ -3,10 +3,13 @@
 1. Vectors: every pin of the current catalog (the pins published since the champion was trained included)
    embedded by the *frozen* published encoder (`load_encoder` + `prepare` with the encoder's own config), and
    published as `embeddings/proprietary-challenger`.
-2. A refit of the taste graph (the champion's own config) on every event before the catalog's cutoff, published
-   as `tastegraph/challenger`.
+2. A refit of the taste graph (the champion's own config) on every event before the catalog's cutoff and every
+   event serving accepted (`loop.feedback.logged_events`: validated, deduplicated), published as
+   `tastegraph/challenger`; the last log sequence number it holds goes into the verdict, and promotion writes it
+   into the champion's snapshot (`event_log_seq`) so serving replays only the events after it.
 3. The gate, on the newest window (the events after the cutoff): each pinner's NDCG@k under the challenger and
-   under the champion (the serving `tastegraph/taste-graph`, as it is), the paired bootstrap interval of the
+   under the champion (the serving `tastegraph/taste-graph` with the logged events it has not folded in replayed,
+   as the server serves it), the paired bootstrap interval of the
    gain; guards: recall@k and homefeed p99 latency not worse than the champion's beyond their tolerances.
    The verdict is published as `loop/verdict`; when it passes (and `promote`), the challenger is promoted.
 
@@ -161,6 +164,7 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
     from tqdm.auto import tqdm
 
     from pinsandbox.catalog import load_catalog
+    from pinsandbox.loop.feedback import logged_events
     from pinsandbox.loop.promotion import CHAMPION, log_refusal, promote
     from pinsandbox.sandbox import resolve
     from pinsandbox.tastegraph.metrics import targets_of, temporal_split
@@ -176,6 +180,11 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
     train, test = temporal_split(catalog.events, catalog.cutoff)
     targets_of(train, test)  # the newest window can be scored, before any work
     champion = TasteGraph.load(sb, name=name)
+    logged, feedback = logged_events(sb, catalog)
+    folded = int(sb.artifacts.read(stage, name, verify=False).manifest.get("event_log_seq", 0))
+    for ev in logged[logged["seq"] > folded].to_dict("records"):  # the champion as serving serves it
+        champion.update(ev)
+    train = pd.concat([train, logged.drop(columns="seq")], ignore_index=True) if len(logged) else train
 
     t0 = time.perf_counter()
     from pinsandbox.embeddings import find_vectors
@@ -197,6 +206,7 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
     verdict["challenger"] = {"tastegraph": challenger_id, **({"vectors": vectors.artifact_id} if refreshed else {})}
     verdict["champion"] = {"tastegraph": champion.artifact_id}
     verdict["cutoff"] = catalog.cutoff.isoformat()
+    verdict["event_log_seq"] = feedback["seq"]
     verdict["catalog"] = catalog.artifact_id
     with sb.artifacts.write("loop", "verdict", config=config, inputs=list(verdict["challenger"].values())
                             + [champion.artifact_id, catalog.artifact_id]) as w:
@@ -222,6 +232,9 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
         "retrain.homefeed_p99_ms.challenger": verdict["guards"]["p99_ms"]["challenger"],
         "retrain.pinners": verdict["pinners"],
         "retrain.new_pins_embedded": new_pins,
+        "retrain.logged_events_used": feedback["used"],
+        "retrain.logged_events_dropped": feedback["invalid"] + feedback["duplicate"],
+        "retrain.logged_events_retimed": feedback["retimed"],
         "retrain.vectors_s": vectors_s,
         "retrain.fit_s": fit_s,
         "retrain.passed": int(verdict["passed"]),
