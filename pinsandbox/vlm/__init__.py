@@ -12,7 +12,8 @@
     from pinsandbox.vlm.latency import measure_ttft           # time to first token, original vs swapped
 
 Modules: configs (the stages' configs, no torch), swap_stage / finetune_stage (the entry points), adapter
-(publishing and loading `vlm/navigator-lora`), presets (configs, loading), swap (PinQwen3VL model + projector),
+(publishing and loading `vlm/navigator-lora`), presets (configs, loading), pretrained (SmolLM2's pretrained
+weights in a Qwen2.5-VL: the `smollm2-135m[-<N>l]` presets), swap (PinQwen3VL / PinQwen2_5_VL model + projector),
 prompts (tokenizer, pixels, prompt layout), scoring (Navigator head), navigator (task, lookups, recall@k),
 finetune (peft LoRA loop), experiment (the arms, gains, ceilings), cost, latency, cli. Names load lazily:
 importing this package imports no torch.

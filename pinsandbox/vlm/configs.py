@@ -49,11 +49,11 @@ class NavigatorConfig:
     bootstrap intervals and the vector ceilings; `finetune.seed` the models and the training (notebook 03 sets
     both from its one `seed`)."""
 
-    preset: str = "tiny"  # tiny | proportional-2b | a local Qwen3-VL checkpoint directory
+    preset: str = "tiny"  # tiny | proportional-2b | smollm2-135m[-<N>l] (pretrained.py) | a Qwen3-VL checkpoint dir
     tokens_per_pin: int = 4
     n_candidates: int = 24  # candidates per request (answers + hard negatives); chance recall@10 = 10 / this
     max_test: int | None = None  # cap on held-out requests (None: all)
-    warm_start: bool = True  # MiniLM word embeddings for the text tokens (both arms alike; CPU presets only)
+    warm_start: bool = True  # MiniLM word embeddings for the text tokens (both arms alike; random-init presets only)
     ceiling_steps: int = 1000  # steps (× 32 requests) of the vector-ceiling reference ranker (0: skip it)
     ground_truth_arm: bool = False  # a fourth arm fed Pinworld's hidden style × category (perfect vectors)
     seed: int = 0

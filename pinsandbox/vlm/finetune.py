@@ -25,6 +25,9 @@ from pinsandbox.vlm.prompts import build_prompts, images_to_pixels
 from pinsandbox.vlm.scoring import score_original, score_swapped, unwrap
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# The language model's projections only: Qwen2.5-VL's ViT blocks also name their MLP gate/up/down_proj, and they
+# stay frozen (Qwen3-VL's ViT names none of these, so for it this is the same set of modules as before).
+LORA_PATTERN = rf".*language_model\.layers\.\d+\..*\.({'|'.join(LORA_TARGETS)})"
 
 
 class SwappedRoute:
@@ -83,7 +86,7 @@ class FinetuneResult:
 def add_lora(model, route, cfg: FinetuneConfig):
     from peft import LoraConfig, get_peft_model
 
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules=LORA_TARGETS,
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules=LORA_PATTERN,
                       modules_to_save=route.trained_modules)
     torch.manual_seed(cfg.seed)  # LoRA A matrices are drawn here
     return get_peft_model(model, lora)

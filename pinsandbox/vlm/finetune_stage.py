@@ -63,8 +63,8 @@ def validate_navigator_config(config: NavigatorConfig) -> None:
     problems: list[str] = []
     check_model_source(config.preset, problems)
     if config.warm_start and config.preset not in PRESETS:
-        problems.append("warm_start replaces the text embeddings with MiniLM's and is for the CPU presets only: "
-                        "pass warm_start=False with a checkpoint directory")
+        problems.append("warm_start replaces the text embeddings with MiniLM's and is for the random-init CPU "
+                        "presets only: pass warm_start=False with a pretrained preset or a checkpoint directory")
     if not _is_int(config.tokens_per_pin, 1):
         problems.append(f"tokens_per_pin must be an integer >= 1, got {config.tokens_per_pin!r}")
     if not _is_int(config.n_candidates, MAX_ANSWERS + 2):

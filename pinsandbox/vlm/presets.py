@@ -6,6 +6,9 @@
 - `2b`, `4b`, `8b`  the published shapes (from the checkpoints' config.json), meant for the meta device:
                     the cost model counts their FLOPs and bytes without allocating a single weight.
 
+Pretrained presets (`smollm2-135m`, `smollm2-135m-<N>l`: SmolLM2's weights in a Qwen2.5-VL) live in
+pretrained.py; `load_model` takes their names too.
+
 A local checkpoint directory (`config.json` + safetensors, e.g. a downloaded Qwen/Qwen3-VL-2B-Instruct) goes
 through `load_model` too, with `from_pretrained`.
 
@@ -126,20 +129,26 @@ def is_qwen3vl_checkpoint(path: Path) -> bool:
 
 
 def load_model(source: str | Path, *, seed: int = 0, device: str = "cpu", dtype=None):
-    """A Qwen3-VL from a preset name or a local checkpoint directory (same code path as the real 2B/4B/8B)."""
+    """A Qwen-VL from a preset name, a pretrained preset (pretrained.py: SmolLM2 in a Qwen2.5-VL, or a .gguf file)
+    or a local checkpoint directory (same code path as the real 2B/4B/8B)."""
+    from pinsandbox.vlm import pretrained
+
     if isinstance(source, str) and source in PRESETS:
         return build_model(source, seed=seed, device=device)
+    if pretrained.is_pretrained_source(source):
+        return pretrained.build_model(source, seed=seed)
     path = Path(source)
     if not path.is_dir():
-        raise NotFound(f"{source!r} is neither a Qwen3-VL preset ({', '.join(PRESETS)}) nor a checkpoint directory")
+        raise NotFound(f"{source!r} is neither a Qwen3-VL preset ({', '.join(PRESETS)}), a pretrained preset "
+                       f"({pretrained.SMOLLM2}[-<N>l] or a .gguf file) nor a checkpoint directory")
     cfg = path / "config.json"
     if not cfg.is_file():
         raise InvalidInput(f"{path} is not a Qwen3-VL checkpoint: it has no config.json")
     model_type = json.loads(cfg.read_text()).get("model_type")
-    if model_type == "pin_qwen3_vl":
-        from pinsandbox.vlm.swap import PinQwen3VLForConditionalGeneration
+    from pinsandbox.vlm.swap import PIN_MODELS
 
-        return PinQwen3VLForConditionalGeneration.from_pretrained(path, dtype=dtype).eval()
+    if model_type in PIN_MODELS:
+        return PIN_MODELS[model_type].from_pretrained(path, dtype=dtype).eval()
     if model_type != "qwen3_vl":
         raise InvalidInput(f"{path} holds a {model_type!r} model, not Qwen3-VL (model_type 'qwen3_vl'): "
                            "point at a Qwen3-VL checkpoint such as Qwen/Qwen3-VL-2B-Instruct")

@@ -31,11 +31,16 @@ def minilm_dir() -> Path:
 
 
 def load_tokenizer(checkpoint: str | Path | None = None):
-    """The checkpoint's own tokenizer when it has one, else all-MiniLM-L6-v2's WordPiece (the CPU presets' vocab)."""
+    """The checkpoint's own tokenizer when it has one (a pretrained preset's comes from its GGUF), else
+    all-MiniLM-L6-v2's WordPiece (the CPU presets' vocab)."""
     import os
 
     from transformers import AutoTokenizer
 
+    from pinsandbox.vlm import pretrained
+
+    if pretrained.is_pretrained_source(checkpoint):
+        return pretrained.load_tokenizer(checkpoint)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if checkpoint is not None and Path(checkpoint).is_dir() and (
         (Path(checkpoint) / "tokenizer.json").is_file() or (Path(checkpoint) / "tokenizer_config.json").is_file()):

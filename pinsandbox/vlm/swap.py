@@ -22,8 +22,12 @@ How a request looks to the language model (same layout as an image prompt, so ch
   that a LoRA run cannot learn better than the projector itself. So the language model runs without
   `deepstack_visual_embeds`, exactly as for text-only input.
 
+The same swap takes a Qwen2.5-VL (`Qwen2_5_VLForConditionalGeneration`, the pretrained SmolLM2 presets of
+pretrained.py) and returns a `PinQwen2_5_VLForConditionalGeneration`: Qwen2.5-VL has no DeepStack, and its
+`compute_3d_position_ids` takes the same placeholders and grids, so everything above holds as written.
+
 The swapped model saves and loads with `save_pretrained` / `from_pretrained` (projector and the Navigator
-`score_head` included; `model_type` "pin_qwen3_vl") and never sees a pixel.
+`score_head` included; `model_type` "pin_qwen3_vl" or "pin_qwen2_5_vl") and never sees a pixel.
 """
 
 from __future__ import annotations
@@ -34,11 +38,20 @@ import numpy as np
 import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+from transformers import (
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen3VLConfig,
+    Qwen3VLForConditionalGeneration,
+)
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import slice_logits_to_keep
-from transformers.models.auto.modeling_auto import AutoModel
-from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLModel, Qwen3VLPreTrainedModel
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import (
+    Qwen2_5_VLModel,
+    Qwen2_5_VLPreTrainedModel,
+    Qwen2_5_VLTextModel,
+)
+from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLModel, Qwen3VLPreTrainedModel, Qwen3VLTextModel
 
 from pinsandbox.errors import InvalidInput
 from pinsandbox.vlm.scoring import NavigatorHead, init_head
@@ -49,6 +62,15 @@ class PinQwen3VLConfig(Qwen3VLConfig):
     """Qwen3VLConfig plus the projector's shape. `vision_config` is kept (merge size, token ids), unbuilt."""
 
     model_type = "pin_qwen3_vl"
+    pin_dim: int = 64
+    tokens_per_pin: int = 4
+
+
+@strict
+class PinQwen2_5_VLConfig(Qwen2_5_VLConfig):
+    """The same for Qwen2.5-VL (the pretrained presets, see pretrained.py)."""
+
+    model_type = "pin_qwen2_5_vl"
     pin_dim: int = 64
     tokens_per_pin: int = 4
 
@@ -110,14 +132,16 @@ def check_pin_vectors(vectors, pin_dim: int) -> torch.Tensor:
     return t
 
 
-class PinQwen3VLModel(Qwen3VLModel):
-    """Qwen3VLModel with `visual` replaced by `pin_projector`: no vision parameters are ever built."""
+class _PinModel:
+    """The Qwen-VL model with `visual` replaced by `pin_projector`: no vision parameters are ever built.
+    Mixed into Qwen3VLModel and Qwen2_5_VLModel (same prompt layout, same `compute_3d_position_ids`)."""
 
-    config_class = PinQwen3VLConfig
+    pretrained_class: type
+    text_model_class: type
 
-    def __init__(self, config: PinQwen3VLConfig):
-        Qwen3VLPreTrainedModel.__init__(self, config)  # skip Qwen3VLModel.__init__: it would build the ViT
-        self.language_model = AutoModel.from_config(config.text_config)
+    def __init__(self, config):
+        self.pretrained_class.__init__(self, config)  # skip the VL model's __init__: it would build the ViT
+        self.language_model = self.text_model_class._from_config(config.text_config)
         self.pin_projector = PinProjector(config.pin_dim, config.text_config.hidden_size, config.tokens_per_pin)
         self.rope_deltas = None
         self.post_init()
@@ -145,6 +169,8 @@ class PinQwen3VLModel(Qwen3VLModel):
 
     def forward(self, input_ids=None, pin_vectors=None, attention_mask=None, position_ids=None,
                 past_key_values=None, inputs_embeds=None, use_cache=None, **kwargs) -> BaseModelOutputWithPast:
+        # transformers renames past_key_values to `cache` (generation already passes `cache`): accept both
+        cache = kwargs.pop("cache", None) or past_key_values
         if inputs_embeds is None:
             if input_ids is None:
                 raise InvalidInput("give input_ids (with pin placeholders) or inputs_embeds")
@@ -155,23 +181,34 @@ class PinQwen3VLModel(Qwen3VLModel):
             position_ids = self.compute_3d_position_ids(
                 input_ids=input_ids, inputs_embeds=inputs_embeds,
                 image_grid_thw=self.pin_grid_thw(n_pins, inputs_embeds.device) if has_pins else None,
-                attention_mask=attention_mask, past_key_values=past_key_values,
+                video_grid_thw=None, attention_mask=attention_mask, cache=cache,
                 mm_token_type_ids=(input_ids == self.config.image_token_id).int() if input_ids is not None else None,
             )
         # DeepStack disabled (see module docstring): no visual_pos_masks / deepstack_visual_embeds.
         return self.language_model(input_ids=None, inputs_embeds=inputs_embeds, position_ids=position_ids,
-                                   attention_mask=attention_mask, past_key_values=past_key_values,
+                                   attention_mask=attention_mask, cache=cache,
                                    use_cache=use_cache, **kwargs)
 
 
-class PinQwen3VLForConditionalGeneration(Qwen3VLForConditionalGeneration):
-    """Qwen3-VL language model + pin projector (+ `score_head`, the Navigator ranking head)."""
-
+class PinQwen3VLModel(_PinModel, Qwen3VLModel):
     config_class = PinQwen3VLConfig
+    pretrained_class, text_model_class = Qwen3VLPreTrainedModel, Qwen3VLTextModel
 
-    def __init__(self, config: PinQwen3VLConfig):
-        Qwen3VLPreTrainedModel.__init__(self, config)
-        self.model = PinQwen3VLModel(config)
+
+class PinQwen2_5_VLModel(_PinModel, Qwen2_5_VLModel):
+    config_class = PinQwen2_5_VLConfig
+    pretrained_class, text_model_class = Qwen2_5_VLPreTrainedModel, Qwen2_5_VLTextModel
+
+
+class _PinForConditionalGeneration:
+    """Qwen-VL language model + pin projector (+ `score_head`, the Navigator ranking head)."""
+
+    pretrained_class: type
+    model_class: type
+
+    def __init__(self, config):
+        self.pretrained_class.__init__(self, config)
+        self.model = self.model_class(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.score_head = NavigatorHead(config.text_config.hidden_size)
         self.post_init()
@@ -201,16 +238,34 @@ class PinQwen3VLForConditionalGeneration(Qwen3VLForConditionalGeneration):
         return None  # positions come from forward (3-D M-RoPE at prefill, rope_deltas afterwards)
 
 
+class PinQwen3VLForConditionalGeneration(_PinForConditionalGeneration, Qwen3VLForConditionalGeneration):
+    config_class = PinQwen3VLConfig
+    pretrained_class, model_class = Qwen3VLPreTrainedModel, PinQwen3VLModel
+
+
+class PinQwen2_5_VLForConditionalGeneration(_PinForConditionalGeneration, Qwen2_5_VLForConditionalGeneration):
+    config_class = PinQwen2_5_VLConfig
+    pretrained_class, model_class = Qwen2_5_VLPreTrainedModel, PinQwen2_5_VLModel
+
+
+# the VL model a swap takes -> (config, swapped model) it returns
+SWAPS = {Qwen3VLForConditionalGeneration: (PinQwen3VLConfig, PinQwen3VLForConditionalGeneration),
+         Qwen2_5_VLForConditionalGeneration: (PinQwen2_5_VLConfig, PinQwen2_5_VLForConditionalGeneration)}
+PIN_MODELS = {"pin_qwen3_vl": PinQwen3VLForConditionalGeneration,
+              "pin_qwen2_5_vl": PinQwen2_5_VLForConditionalGeneration}
+
+
 def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int = 0, fit_on=None):
-    """Remove `model.visual` and return a `PinQwen3VLForConditionalGeneration` sharing its language model.
+    """Remove `model.visual` and return a `PinQwen3VLForConditionalGeneration` (or, for a Qwen2.5-VL,
+    `PinQwen2_5_VLForConditionalGeneration`) sharing its language model.
 
     The projector and score head are freshly initialised from `seed` (they are what fine-tuning trains);
     `fit_on` (the N×pin_dim vector table the model will serve) sets the projector's input standardisation.
     `model` is consumed: its vision tower is deleted, its language model moves to the returned model.
     """
-    if not isinstance(model, Qwen3VLForConditionalGeneration) or isinstance(model, PinQwen3VLForConditionalGeneration):
-        raise InvalidInput(f"swap_vision_layer needs a Qwen3VLForConditionalGeneration with its vision tower, "
-                           f"got {type(model).__name__}")
+    if type(model) not in SWAPS:
+        raise InvalidInput(f"swap_vision_layer needs a Qwen3VLForConditionalGeneration or "
+                           f"Qwen2_5_VLForConditionalGeneration with its vision tower, got {type(model).__name__}")
     if getattr(model.model, "visual", None) is None:
         raise InvalidInput("this model has no vision tower left to swap (was it swapped already?)")
     if not isinstance(pin_dim, (int, np.integer)) or pin_dim < 1:
@@ -218,7 +273,8 @@ def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int
     if not isinstance(tokens_per_pin, (int, np.integer)) or tokens_per_pin < 1:
         raise InvalidInput(f"tokens_per_pin must be a positive integer, got {tokens_per_pin!r}")
     old = model.config
-    config = PinQwen3VLConfig(
+    config_class, swapped_class = SWAPS[type(model)]
+    config = config_class(
         text_config=old.text_config.to_dict(), vision_config=old.vision_config.to_dict(),
         image_token_id=old.image_token_id, video_token_id=old.video_token_id,
         vision_start_token_id=old.vision_start_token_id, vision_end_token_id=old.vision_end_token_id,
@@ -228,7 +284,7 @@ def swap_vision_layer(model, pin_dim: int, tokens_per_pin: int = 4, *, seed: int
     lm = model.model.language_model
     dtype, device = lm.embed_tokens.weight.dtype, lm.embed_tokens.weight.device
     with torch.device("meta"):
-        swapped = PinQwen3VLForConditionalGeneration(config)
+        swapped = swapped_class(config)
     swapped.model.language_model = lm
     swapped.lm_head = model.lm_head
     gen = torch.Generator().manual_seed(seed)

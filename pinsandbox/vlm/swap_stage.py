@@ -40,11 +40,19 @@ def _is_int(value, low: int) -> bool:
 
 
 def check_model_source(preset, problems: list[str], what: str = "preset") -> None:
-    """A CPU preset or a local Qwen3-VL (not yet swapped) checkpoint directory; problems are appended."""
+    """A CPU preset, a pretrained preset or a local Qwen3-VL (not yet swapped) checkpoint directory; problems are
+    appended."""
+    from pinsandbox.errors import InvalidInput, NotFound
+    from pinsandbox.vlm import pretrained
     from pinsandbox.vlm.presets import PRESETS, REAL_SHAPES, is_qwen3vl_checkpoint
 
     cpu = [p for p in PRESETS if p not in REAL_SHAPES]
-    if isinstance(preset, str) and preset in REAL_SHAPES:
+    if pretrained.is_pretrained_source(preset):
+        try:
+            pretrained.resolve(preset)  # the weights are there (the GGUF itself is read when the model is built)
+        except (InvalidInput, NotFound) as e:
+            problems.append(f"{what}: {e}")
+    elif isinstance(preset, str) and preset in REAL_SHAPES:
         problems.append(f"{what} {preset!r} is a shape without weights (for the cost table only): use one of "
                         f"{', '.join(cpu)} or a Qwen3-VL checkpoint directory")
     elif isinstance(preset, str) and preset in PRESETS:
