@@ -19,7 +19,7 @@ _WORD_VALUE = {w: i for i, w in enumerate(ONES)} | {w: 10 * i for i, w in enumer
 NUMBER_WORDS = set(_WORD_VALUE) | set(SCALES) | {"a", "and"}
 
 # Words that put a ceiling on the price: "under $100", "no more than $80", "max $50", "budget $200", "$90 or less".
-_BEFORE = r"(?:under|below|less than|no more than|not more than|at most|up to|max(?:imum)?|budget(?: of| is)?|within)"
+_BEFORE = r"(?:under|below|less than|cheaper than|no more than|not more than|at most|up to|max(?:imum)?|budget(?: of| is)?|within)"
 _BUDGET = re.compile(rf"\b{_BEFORE}\s*\$\s*(\d+(?:\.\d+)?)|\$\s*(\d+(?:\.\d+)?)\s*(?:or less|or under|max(?:imum)?)\b",
                      re.IGNORECASE)
 
@@ -91,11 +91,13 @@ def spoken_to_written(text: str) -> str:
         else:
             out.append(str(value))
         i = j
-    text = " ".join(out)
+    text = _DIGITS_CURRENCY.sub(r"$\1", " ".join(out))  # "100 dollars", "80 bucks" (typed digits, spoken currency)
     for heard, meant in _BEFORE_PRICE:
         text = heard.sub(meant, text)
     return text
 
+
+_DIGITS_CURRENCY = re.compile(rf"(?<![$\d])(\d+(?:\.\d+)?)\s*(?:{'|'.join(CURRENCY)}|usd)\b", re.IGNORECASE)
 
 # Words a recogniser hears for another right before a price: "max one hundred" comes out "maxi one hundred" (the
 # glide into "one"), and a maxi dress is never followed by a price. Corrected once the price is written.
