@@ -1,5 +1,11 @@
-"""Navigator: retrieve candidates by MiniLM text similarity (within the budget, when the catalog has prices), then
-let the ranker order them, then a short answer. `retrieve_and_rank` is shared with the gold-set evaluation.
+"""Navigator: retrieve candidates by MiniLM text similarity, then let the ranker order them, then a short answer.
+`retrieve_and_rank` is shared with the gold-set evaluation.
+
+What a request states is a hard constraint on what comes back (`parse_request`): a price limit, however it is
+written ("under $100", "less than one hundred dollars", "below 80 bucks", "$90 or less": `voice.numbers.budget`,
+the one budget reader), and a category named in it ("lamps", "floor lamp", "couches" — the catalog's category
+names and their plurals, plus Pinworld's synonyms). Only pins that satisfy both are candidates at all. Style is
+left soft: it leads through the retrieval and the ranker, never removes a pin.
 
 The server runs Navigator in its own worker process (`NavigatorWorker`): a request costs tens of milliseconds of
 CPU (MiniLM encode + the swapped VLM over the candidates), and inside the server process that CPU would hold the
@@ -16,20 +22,26 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pinsandbox.errors import InvalidInput, PinsandboxError
+from pinsandbox.voice.numbers import budget, say_prices
 
 
 def retrieve_and_rank(query: np.ndarray, text_vectors: np.ndarray, pin_ids: np.ndarray, ranker, text: str, *,
                       n_candidates: int = 24, k: int = 8, prices: np.ndarray | None = None,
-                      max_price: float | None = None) -> tuple[list[str], np.ndarray, int]:
-    """(top-k pin ids best first, their ranker scores, how many candidates were ranked)."""
+                      max_price: float | None = None,
+                      allowed: np.ndarray | None = None) -> tuple[list[str], np.ndarray, int]:
+    """(top-k pin ids best first, their ranker scores, how many candidates were ranked). Only pins within
+    `max_price` and, when given, with `allowed` True are ever candidates."""
     scores = text_vectors @ query
     if max_price is not None and prices is not None:
         scores = np.where(prices <= max_price, scores, -np.inf)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
     n = min(n_candidates, int(np.isfinite(scores).sum()))
     if n == 0:
         return [], np.zeros(0, np.float32), 0
@@ -39,6 +51,42 @@ def retrieve_and_rank(query: np.ndarray, text_vectors: np.ndarray, pin_ids: np.n
     ranked = np.asarray(ranker.score(text, list(cand_ids), scores[cand]), dtype=np.float32)
     order = np.argsort(-ranked, kind="stable")[:k]
     return cand_ids[order].tolist(), ranked[order], n
+
+
+@dataclass
+class Constraints:
+    """The hard constraints a request states (None: it states none)."""
+
+    max_price: float | None = None
+    category: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"max_price": self.max_price, "category": self.category}
+
+
+def category_phrases(categories) -> list[tuple[str, str]]:
+    """(phrase, category) pairs a request may name a category by, longest phrase first ("table lamp" is a lamp
+    before "table" is a table): each category's name and plural, plus Pinworld's synonyms for its categories."""
+    from pinsandbox.catalog import vocab
+
+    phrases: dict[str, str] = {}
+    for cat in sorted({str(c) for c in categories}):
+        for word in [cat, *vocab.CATEGORY_SYNONYMS.get(cat, [])]:
+            word = word.lower()
+            for form in (word, word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")):
+                phrases.setdefault(form, cat)
+    return sorted(phrases.items(), key=lambda p: (-len(p[0]), p[0]))
+
+
+def parse_request(text: str, phrases: list[tuple[str, str]]) -> Constraints:
+    """The price limit and the category `text` states. With `phrases` from `category_phrases`."""
+    lowered = text.lower()
+    category = None
+    for phrase, cat in phrases:
+        if re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", lowered):
+            category = cat
+            break
+    return Constraints(max_price=budget(text), category=category)
 
 
 def pin_fields(pins: pd.DataFrame) -> tuple[dict, dict | None]:
@@ -58,6 +106,38 @@ def pin_card(pin_id: str, titles: dict, price_of: dict | None, score: float | No
     return out
 
 
+# The ways a held-out request's price limit is written for the constraint check: as the gold set writes it, in
+# words ("one hundred twenty dollars", as the voice gold set says it), and as digits with "bucks".
+PHRASINGS = {
+    "written": lambda text: text,
+    "in words": say_prices,
+    "bucks": lambda text: re.sub(r"\$\s*(\d+)", r"\1 bucks", text),
+}
+
+
+def constraint_violations(navigator, requests: pd.DataFrame, k: int = 8) -> dict:
+    """Share of returned pins that break what each request states (its gold `max_price` and `category`, the truth,
+    not what the parser read), over `requests` in each of PHRASINGS; also how often the parser read the stated
+    limit and category exactly."""
+    out = {}
+    for name, phrase in PHRASINGS.items():
+        returned = bad_price = bad_category = read_right = 0
+        for row in requests.itertuples(index=False):
+            text = phrase(row.text)
+            answer = navigator.ask(text, k)
+            read = answer["constraints"]
+            read_right += read["max_price"] == row.max_price and read["category"] == row.category
+            for pin in answer["pins"]:
+                returned += 1
+                bad_price += navigator.price_of is not None and navigator.price_of[pin["pin_id"]] > row.max_price
+                bad_category += navigator.pins.at[pin["pin_id"], "category"] != row.category
+        out[name] = {"requests": len(requests), "returned_pins": returned,
+                     "price_violations": bad_price / max(returned, 1),
+                     "category_violations": bad_category / max(returned, 1),
+                     "constraints_read": read_right / max(len(requests), 1)}
+    return out
+
+
 class NavigatorBusy(PinsandboxError):
     """Navigator's queue is full: the API answers 503 with Retry-After."""
 
@@ -71,6 +151,8 @@ class Navigator:
         self.text_vectors, self.ranker, self.n_candidates = text_vectors, ranker, n_candidates
         self.prices = self.pins["price"].astype(float).to_numpy() if "price" in self.pins else None
         self.titles, self.price_of = pin_fields(pins)
+        self.categories = self.pins["category"].astype(str).to_numpy() if "category" in self.pins else None
+        self.phrases = category_phrases(self.categories) if self.categories is not None else []
         self.name, self.reason = ranker.name, ranker.reason
 
     @classmethod
@@ -84,22 +166,33 @@ class Navigator:
         catalog = catalog if catalog is not None else load_catalog(sb)
         return cls(catalog.pins, text_index(sb, catalog, progress), load_ranker(sb), n_candidates)
 
+    def constraints(self, text: str, max_price: float | None = None) -> Constraints:
+        """What `text` states (`max_price`, when given, overrides the price limit it states)."""
+        stated = parse_request(text, self.phrases)
+        return Constraints(max_price if max_price is not None else stated.max_price, stated.category)
+
     def ask(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
-        """Request text → MiniLM retrieval of candidates → the ranker orders them → pins + a short answer."""
+        """Request text → its hard constraints → MiniLM retrieval of the candidates that meet them → the ranker
+        orders them → pins + a short answer."""
         from pinsandbox.embeddings import encode_texts
 
         text = text.strip()
         if not text:
             raise InvalidInput("navigator text is empty: describe what you are looking for")
+        limits = self.constraints(text, max_price)
+        allowed = self.categories == limits.category if limits.category is not None else None
         query = encode_texts([text], progress=False)[0]
         ids, scores, n = retrieve_and_rank(query, self.text_vectors, self.pin_ids, self.ranker, text,
-                                           n_candidates=self.n_candidates, k=k, prices=self.prices, max_price=max_price)
+                                           n_candidates=self.n_candidates, k=k, prices=self.prices,
+                                           max_price=limits.max_price, allowed=allowed)
         pins = [pin_card(p, self.titles, self.price_of, s) for p, s in zip(ids, scores, strict=True)]
+        out = {"ranker": self.name, "ranker_note": self.reason, "candidates": n, "constraints": limits.as_dict()}
         if not pins:
-            return {"pins": [], "answer": f"Nothing in the catalog fits “{text}”" + (f" under {max_price:g}." if max_price else "."),
-                    "ranker": self.name, "ranker_note": self.reason, "candidates": 0}
-        return {"pins": pins, "answer": _answer(text, pins, self.pins.loc[ids]), "ranker": self.name, "ranker_note": self.reason,
-                "candidates": n}
+            wanted = ", ".join(([limits.category] if limits.category else []) + (
+                [f"under {limits.max_price:g}"] if limits.max_price is not None else []))
+            return {"pins": [], "answer": f"Nothing in the catalog fits “{text}”" + (f" ({wanted})." if wanted else "."),
+                    **out}
+        return {"pins": pins, "answer": _answer(text, pins, self.pins.loc[ids]), **out}
 
     async def ask_async(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
         return await asyncio.to_thread(self.ask, text, k, max_price)
