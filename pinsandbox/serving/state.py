@@ -65,6 +65,7 @@ class Champion:
     ids: dict  # the champion artifacts it was built from (role -> id): what the watcher compares
     applied_seq: int = 0  # the event log is folded in up to this sequence number
     replayed: int = 0  # logged events replayed over the snapshot when it was built
+    skipped: int = 0  # logged events on pins this champion's catalog lacks (see catch_up)
     warmed: bool = False
 
     def __post_init__(self):
@@ -93,14 +94,19 @@ class Champion:
         return champion
 
     def catch_up(self, log: EventLog) -> int:
-        """Apply the events logged after `applied_seq`; returns how many."""
+        """Apply the events logged after `applied_seq`; returns how many were applied. An event on a pin this champion's catalog
+        lacks was accepted under another champion (a rollback goes back to a catalog older than pins people have
+        since engaged with): it is skipped and counted, as the door refuses such a pin, not left to stop the load."""
         events = log.since(self.applied_seq)
-        for ev in events.to_dict("records"):
+        if not len(events):
+            return 0
+        known = events["pin_id"].astype(str).isin(self.taste.pins)
+        self.skipped += int((~known).sum())
+        for ev in events[known].to_dict("records"):
             self.taste.update(ev)
             self.known_pinners.add(ev["pinner_id"])
-        if len(events):
-            self.applied_seq = int(events["seq"].iloc[-1])
-        return len(events)
+        self.applied_seq = int(events["seq"].iloc[-1])
+        return int(known.sum())
 
 
 def champion_ids(sb, config: ServingConfig) -> dict:
@@ -314,6 +320,7 @@ class ServingState:
                 "taste_graph": c.taste_source, "vectors": c.vectors_id, "champion": c.ids, "ranker": self.nav.name,
                 "champion_swaps": len(self.swaps), "last_swap": self.swaps[-1] if self.swaps else None,
                 "events_logged": self.log.last_seq(), "events_applied": c.applied_seq, "events_replayed_at_start": self.replayed,
+                "events_skipped": c.skipped,
                 "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(c.cache), "warm": c.warmed,
                 "pins": len(c.titles), "pinners": len(c.known_pinners)}
 
