@@ -130,3 +130,24 @@ def test_swap_and_original_route_on_the_pretrained_preset(smollm2, tmp_path):
         torch.testing.assert_close(score_swapped(reloaded, batch, vectors), scores)
     assert [n for n, p in add_lora(swapped, SwappedRoute(None, tok), cfg).named_parameters()
             if p.requires_grad and "pin_projector" in n]
+
+
+@pytest.mark.slow
+def test_navigator_replies_by_smollm2_name_only_picked_pins(world):
+    """Replies written by the pretrained model on held-out requests: every pin a reply names was picked, and the
+    picks it shows carry their own titles and prices."""
+    from pinsandbox.catalog import load_ground_truth
+    from pinsandbox.serving.navigator import Navigator
+    from pinsandbox.vlm.reply import named_pins
+
+    nav = Navigator.load(world, replies=True)
+    gold = load_ground_truth(world).gold_navigator
+    for text in gold[gold["split"] == "test"]["text"].head(3):
+        out = nav.ask(text, k=5)
+        assert out["answer_by"] == "smollm2-135m" and out["pins"]
+        picked = {p["pin_id"] for p in out["pins"]}
+        named = named_pins(out["answer"], nav.titles)
+        assert named and named <= picked, (out["answer"], named - picked)
+        for p in out["pins"][:3]:
+            assert f"{p['title']} (${p['price']:.2f})" in out["answer"]
+    assert nav.ask("lamps", k=3)["answer"] == nav.ask("lamps", k=3)["answer"]  # greedy: the same words again

@@ -145,7 +145,7 @@ class NavigatorBusy(PinsandboxError):
 class Navigator:
     """Navigator in this process: the catalog's pins, their MiniLM text index and the ranker."""
 
-    def __init__(self, pins: pd.DataFrame, text_vectors: np.ndarray, ranker, n_candidates: int = 24):
+    def __init__(self, pins: pd.DataFrame, text_vectors: np.ndarray, ranker, n_candidates: int = 24, writer=None):
         self.pins = pins.set_index("pin_id", drop=False)
         self.pin_ids = self.pins["pin_id"].to_numpy()
         self.text_vectors, self.ranker, self.n_candidates = text_vectors, ranker, n_candidates
@@ -154,9 +154,13 @@ class Navigator:
         self.categories = self.pins["category"].astype(str).to_numpy() if "category" in self.pins else None
         self.phrases = category_phrases(self.categories) if self.categories is not None else []
         self.name, self.reason = ranker.name, ranker.reason
+        self.writer = writer  # a vlm.reply.ReplyWriter (replies by the pretrained model), or None (the template)
 
     @classmethod
-    def load(cls, sandbox, catalog=None, n_candidates: int = 24, progress: bool = False) -> Navigator:
+    def load(cls, sandbox, catalog=None, n_candidates: int = 24, progress: bool = False,
+             replies: bool | None = None) -> Navigator:
+        """`replies`: written by the pretrained language model (True), by the template (False), or (None) by the
+        model exactly when the sandbox's fine-tuned Navigator was trained on a pretrained preset."""
         from pinsandbox.catalog import load_catalog
         from pinsandbox.sandbox import resolve
         from pinsandbox.serving.ranker import load_ranker
@@ -164,7 +168,18 @@ class Navigator:
 
         sb = resolve(sandbox)
         catalog = catalog if catalog is not None else load_catalog(sb)
-        return cls(catalog.pins, text_index(sb, catalog, progress), load_ranker(sb), n_candidates)
+        ranker = load_ranker(sb)
+        if replies is None:
+            from pinsandbox.vlm.pretrained import is_pretrained_source
+
+            navigator = getattr(ranker, "navigator", None)
+            replies = navigator is not None and is_pretrained_source(navigator.config.preset)
+        writer = None
+        if replies:
+            from pinsandbox.vlm.reply import ReplyWriter
+
+            writer = ReplyWriter()
+        return cls(catalog.pins, text_index(sb, catalog, progress), ranker, n_candidates, writer)
 
     def constraints(self, text: str, max_price: float | None = None) -> Constraints:
         """What `text` states (`max_price`, when given, overrides the price limit it states)."""
@@ -186,13 +201,16 @@ class Navigator:
                                            n_candidates=self.n_candidates, k=k, prices=self.prices,
                                            max_price=limits.max_price, allowed=allowed)
         pins = [pin_card(p, self.titles, self.price_of, s) for p, s in zip(ids, scores, strict=True)]
-        out = {"ranker": self.name, "ranker_note": self.reason, "candidates": n, "constraints": limits.as_dict()}
+        out = {"ranker": self.name, "ranker_note": self.reason, "candidates": n, "constraints": limits.as_dict(),
+               "answer_by": "template" if self.writer is None else "smollm2-135m"}
         if not pins:
             wanted = ", ".join(([limits.category] if limits.category else []) + (
                 [f"under {limits.max_price:g}"] if limits.max_price is not None else []))
             return {"pins": [], "answer": f"Nothing in the catalog fits “{text}”" + (f" ({wanted})." if wanted else "."),
                     **out}
-        return {"pins": pins, "answer": _answer(text, pins, self.pins.loc[ids]), **out}
+        answer = (_answer(text, pins, self.pins.loc[ids]) if self.writer is None
+                  else self.writer.reply(text, pins, self.titles))
+        return {"pins": pins, "answer": answer, **out}
 
     async def ask_async(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
         return await asyncio.to_thread(self.ask, text, k, max_price)
