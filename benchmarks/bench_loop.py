@@ -1,7 +1,7 @@
 """The loop (#18), in sections (`--only NAME`, repeatable; default all):
 
-    python benchmarks/bench_loop.py            # everything (~10 min on 2 cores)
-    python benchmarks/bench_loop.py --quick    # 3 gate worlds, a shorter load (~3 min)
+    python benchmarks/bench_loop.py            # everything (~15 min on 2 cores)
+    python benchmarks/bench_loop.py --quick    # 3 gate worlds, a shorter load, 2 weeks (~5 min)
 
 gate: does the gate promote genuinely retrained challengers and refuse degraded ones? Per seed: a small Pinworld (300 pins, 600 pinners) with a tiny encoder and a champion taste graph (stages 00,
 01, 04 through their entry points), then 14 days of `data advance`; then two challengers gated against the
@@ -14,6 +14,14 @@ advanced and a challenger retrained; then 16 closed-loop clients while the chall
 it is rolled back:
 failed requests out of how many, and seconds until /healthz shows the new champion (goal: 0 failed of >= 1,000,
 visible within 5 s).
+
+weeks: four simulated weeks on a copy of the seed-0 demo sandbox. Week 0's champion is kept aside, frozen (its taste
+graph and vectors, never updated); then each week: `data advance` 7 days and one turn of the loop as `pinsandbox
+retrain` runs it (refresh vectors with the frozen encoder, refit the taste graph, gate, promote when it passes).
+The week's new days are scored (homefeed NDCG@10, the same pinners) under the model the route serves after the loop
+(the promoted challenger, or the champion the gate kept) and under the frozen one: both curves, their ratio with a
+paired bootstrap interval, and the wall time of the week's loop (goal: retrained >= 1.10 x frozen by week 4; a
+week's loop <= 10 min on 2 cores). Without --quick it writes the results page docs/results/loop.md (--results).
 
 Prints one JSON object, one key per section.
 """
@@ -28,8 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-SECTIONS = ("gate", "serving")
+SECTIONS = ("gate", "serving", "weeks")
 DEMO = Path(__file__).resolve().parent.parent / "sandboxes" / "demo"
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
 
 def demo_copy(demo: Path, name: str):
@@ -104,12 +113,119 @@ def serving_section(demo: Path, seconds: float) -> dict:
     return out
 
 
+def weeks_section(demo: Path, weeks: int) -> dict:
+    from pinsandbox.catalog import advance_catalog, load_catalog
+    from pinsandbox.loop import RetrainConfig, run_retrain, score_on_window
+    from pinsandbox.metrics import bootstrap_ci
+    from pinsandbox.tastegraph.metrics import temporal_split
+    from pinsandbox.tastegraph.model import TasteGraph
+
+    sb = demo_copy(demo, "weeks")
+    frozen = TasteGraph.load(sb)  # week 0's champion, never updated: the route without the loop
+
+    def score(week: int, served, loop: dict) -> dict:
+        catalog = load_catalog(sb)
+        train, test = temporal_split(catalog.events, catalog.cutoff)
+        scores, _ = score_on_window({"frozen": frozen, "retrained": served}, train, test, k=10, latency_pinners=0)
+        gain = (scores["ndcg.retrained"] - scores["ndcg.frozen"]).to_numpy()
+        lo, hi = bootstrap_ci(gain, n=2000, seed=0)
+        f, r = float(scores["ndcg.frozen"].mean()), float(scores["ndcg.retrained"].mean())
+        row = {"week": week, "ndcg@10_frozen": round(f, 4), "ndcg@10_retrained": round(r, 4),
+               "retrained_over_frozen": round(r / f, 4), "gain_interval": [round(lo, 4), round(hi, 4)],
+               "pinners": len(scores), "pins": int(len(catalog.pins)), **loop}
+        print(json.dumps(row), flush=True)
+        return row
+
+    rows = [score(0, frozen, {})]  # week 0: the demo's own held-out window, both routes the same model
+    for week in range(1, weeks + 1):
+        started = time.perf_counter()
+        advance_catalog(sb, 7, progress=False)
+        advanced = time.perf_counter()
+        result = run_retrain(sb, RetrainConfig(seed=0), progress=False)  # `pinsandbox retrain`'s defaults
+        done = time.perf_counter()
+        served = result.challenger if result.promoted else TasteGraph.load(sb)  # what serves the new week
+        rows.append(score(week, served, {
+            "gate_passed": result.verdict["passed"], "promoted": result.promoted is not None,
+            "gate_reasons": result.verdict["reasons"], "logged_events_used": result.metrics["retrain.logged_events_used"],
+            "advance_s": round(advanced - started, 1),
+            "retrain_s": round(done - advanced, 1), "week_loop_s": round(done - started, 1)}))
+    last = rows[-1]
+    return {"weeks": weeks, "seed": 0, "ndcg@10_frozen": [r["ndcg@10_frozen"] for r in rows],
+            "ndcg@10_retrained": [r["ndcg@10_retrained"] for r in rows],
+            "final_retrained_over_frozen": last["retrained_over_frozen"], "goal_ratio": 1.10,
+            "final_goal_met": last["retrained_over_frozen"] >= 1.10,
+            "week_loop_s_max": max(r["week_loop_s"] for r in rows[1:]), "goal_week_loop_s": 600.0,
+            "promoted_weeks": sum(r["promoted"] for r in rows[1:]), "per_week": rows}
+
+
+def weeks_page(out: dict, results: Path) -> Path:
+    """docs/results/loop.md (and its figure) from the weeks section: generated, never edited by hand."""
+    import datetime as dt
+    import platform
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from pinsandbox.evaluation.report import table
+    from pinsandbox.runs.runner import _git_commit
+    from pinsandbox.sandbox.artifacts import atomic_file, write_text_atomic
+
+    rows = out["per_week"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    weeks = [r["week"] for r in rows]
+    ax.plot(weeks, out["ndcg@10_retrained"], marker="o", label="retrained each week (the loop)")
+    ax.plot(weeks, out["ndcg@10_frozen"], marker="s", label="frozen at week 0")
+    ax.set(xlabel="simulated week", ylabel="homefeed NDCG@10 on the week", xticks=weeks,
+           title="Four simulated weeks on the demo catalog (seed 0)")
+    ax.legend()
+    fig.tight_layout()
+    image = results / "img" / "loop-weeks.png"
+    image.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(image) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    cols = ["week", "ndcg@10_frozen", "ndcg@10_retrained", "retrained_over_frozen", "gain_interval", "pinners", "pins",
+            "promoted", "advance_s", "retrain_s", "week_loop_s"]
+    frame = pd.DataFrame(rows).reindex(columns=cols).astype(object)
+    frame["gain_interval"] = frame["gain_interval"].map(lambda v: f"[{v[0]:+.4f}, {v[1]:+.4f}]")
+    frame = frame.where(frame.notna(), "—")  # week 0 runs no loop
+    reasons = [f"- week {r['week']}: " + "; ".join(r["gate_reasons"]) for r in rows[1:]]
+    lines = ["# The loop: four simulated weeks", "",
+             f"_Generated by `python benchmarks/bench_loop.py --only weeks` (seed 0) on "
+             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, git commit `{_git_commit() or 'unknown'}`, "
+             f"host {platform.node()} ({os.cpu_count()} cores, 1-min load average {os.getloadavg()[0]:.1f} when written) — "
+             "do not edit by hand; "
+             "rerun it to measure again. What it measures: the docstring of `benchmarks/bench_loop.py`._", "",
+             "Each week the catalog advances 7 days and one turn of the loop runs (`pinsandbox retrain`: refresh, refit, "
+             "gate, promote); the new week is then scored under what the loop serves and under the model frozen at "
+             "week 0 (week 0: the demo's own held-out window, one model). The interval is the paired 95 % bootstrap "
+             "interval of the per-pinner NDCG@10 gain; times are per week, in seconds. Each week is its own window "
+             "(week 0's is the demo's held-out window, longer than 7 days): compare the two routes within a week, not a "
+             "route across weeks.", "",
+             f"The frozen model gets no updates at all. The retrained route also folds in the {rows[-1]['logged_events_used']} "
+             "events the demo's serving load test logged (`serving/events.db`), as `pinsandbox retrain` does.", "",
+             "![NDCG@10 per week](img/loop-weeks.png)", "", table(frame), "",
+             f"- retrained / frozen at week {out['weeks']}: **{out['final_retrained_over_frozen']}** "
+             f"(goal ≥ {out['goal_ratio']}: {'met' if out['final_goal_met'] else 'not met'})",
+             f"- slowest week's loop: **{out['week_loop_s_max']} s** (goal ≤ {out['goal_week_loop_s']:.0f} s: "
+             f"{'met' if out['week_loop_s_max'] <= out['goal_week_loop_s'] else 'not met'})",
+             f"- challengers promoted: {out['promoted_weeks']} of {out['weeks']}", "", "The gate's reasons:", "",
+             *reasons, ""]
+    page = results / "loop.md"
+    write_text_atomic(page, "\n".join(lines))
+    return page
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=None, help="gate: how many seeded worlds (default 20, quick 3)")
     ap.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
-    ap.add_argument("--demo", type=Path, default=DEMO, help="the seed-0 demo sandbox to copy (serving)")
+    ap.add_argument("--demo", type=Path, default=DEMO, help="the seed-0 demo sandbox to copy (serving, weeks)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="weeks: where loop.md goes (not with --quick)")
     args = ap.parse_args()
     os.environ["PINSANDBOX_ROOT"] = tempfile.mkdtemp(prefix="bench-loop-")
     import torch
@@ -122,6 +238,10 @@ def main() -> None:
             out[section] = gate_section(args.seeds or (3 if args.quick else 20))
         elif section == "serving":
             out[section] = serving_section(args.demo, 8.0 if args.quick else 15.0)
+        elif section == "weeks":
+            out[section] = weeks_section(args.demo, 2 if args.quick else 4)
+            if not args.quick:
+                out[section]["page"] = str(weeks_page(out[section], args.results))
         out[section]["section_s"] = round(time.perf_counter() - started, 1)
     shutil.rmtree(os.environ["PINSANDBOX_ROOT"], ignore_errors=True)
     print(json.dumps(out, indent=1))
