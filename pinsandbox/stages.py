@@ -15,6 +15,7 @@ tests and the retraining loop all call that same function.
 | serving     | `pinsandbox.serving.run_serving`         | `ServingStageConfig`  | 05_serving            |
 | evaluation  | `pinsandbox.evaluation.run_evaluation`   | `EvaluationConfig`    | 06_evaluation_ab      |
 | retrain     | `pinsandbox.loop.run_retrain`            | `RetrainConfig`       | 07_retrain (the loop: not in run-all) |
+| history     | `pinsandbox.loop.regression_alarm`       | —                     | 08_history (the loop: not in run-all) |
 
 Metric keys follow one convention: `<stage>.<metric>[.<variant>]`, lower case, e.g.
 `embeddings.hit_rate@10.proprietary`, `swap.ttft_ratio`, `serving.homefeed_p99_ms`,
@@ -35,8 +36,9 @@ NOTEBOOKS = dict(zip(STAGES, ("00_catalog", "01_pin_embeddings", "02_vision_laye
 ARTIFACTS = {"catalog": ("catalog", "pinworld", "imported"), "embeddings": ("embeddings", "off-the-shelf"),
              "swap": ("vlm", "swapped"), "finetune": ("vlm", "navigator-lora"), "tastegraph": ("tastegraph", "taste-graph"),
              "serving": ("serving", "load-test"), "evaluation": ("evaluation", "results")}
-# the loop (#18): recorded like a stage (metrics `retrain.*`, notebook 07) but not part of run-all or the report
-LOOP_NOTEBOOKS = {"retrain": "07_retrain"}
+# the loop (#18): recorded like a stage (metrics `retrain.*`, `history.*`; notebooks 07, 08) but not part of run-all
+# or the report: each reads what the stages made, and 08 reads every run's record, so it runs after them, on its own
+LOOP_NOTEBOOKS = {"retrain": "07_retrain", "history": "08_history"}
 METRIC_STAGES = (*STAGES, *LOOP_NOTEBOOKS)
 METRIC_KEY = re.compile(r"^[a-z]+(\.[a-z0-9][a-z0-9_@%+-]*)+$")
 

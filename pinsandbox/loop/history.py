@@ -6,7 +6,9 @@ before the history existed are taken from their run folders), one row per (run, 
 
 The noise: runs of the same notebook with the same params at the same commit are reruns; for each metric, the
 pooled standard deviation of its values around each group's mean is its run-to-run noise, and `z` times that
-(default 4) is how far it may move before the alarm calls it a regression. A metric whose reruns agree exactly
+(default 4) is how far it may move before the alarm calls it a regression. The noise is measured on the runs
+*before* the one judged, so a rerun is held to a threshold it did not help set. Why 4: the move judged is a
+difference of two runs (sd √2·σ), so 4σ is 2.8 of its sd — about 1 false alarm in 400 per normally-noisy metric. A metric whose reruns agree exactly
 (a seeded, deterministic figure) has noise 0: any move in the worse direction fires. A metric never rerun has
 no measured noise and is listed as unmeasured rather than judged. Direction is read from the name
 (`pinsandbox.bench.direction`: recall/ndcg higher is better, latencies lower).
@@ -131,7 +133,7 @@ def regression_alarm(sandbox=None, run_id: str | None = None, z: float = Z) -> d
     result["baseline"] = base
     now = ok[ok["run_id"] == run_id].set_index("metric")["value"]
     before = ok[ok["run_id"] == base].set_index("metric")["value"]
-    noise = noise_thresholds(hist[hist["order"] <= me["order"]], z)
+    noise = noise_thresholds(hist[hist["order"] < me["order"]], z)  # measured before the run judged
     noise = noise[noise["notebook"] == me["notebook"]].set_index("metric")["threshold"]
     for metric in sorted(set(now.index) & set(before.index)):
         way = direction(metric)
