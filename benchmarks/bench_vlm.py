@@ -1,6 +1,9 @@
 """Vision-layer swap benchmark: TTFT original vs swapped (proportional-2b, CPU) and per-request cost at real scale.
 
-    python benchmarks/bench_vlm.py [--quick] [--repeats N] [--threads T]
+    python benchmarks/bench_vlm.py [--quick] [--repeats N] [--threads T] [--also smollm2-135m]
+
+`--also PRESET` measures another preset's TTFT and counted FLOPs ratios in the same run, beside the main
+preset's (e.g. the pretrained smollm2-135m: SmolLM2 in a Qwen2.5-VL), under `ttft_also`.
 
 Prints one JSON object: `ttft` (medians and ratio, same language model both ways), `cost` (FLOPs, weight and
 KV-cache bytes for 2b/4b/8b × 448²/1024² × 1/8 pins, original vs swapped, with parameter counts), and
@@ -26,6 +29,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--preset", default="proportional-2b")
+    parser.add_argument("--also", default="", help="comma-separated presets measured beside --preset")
     args = parser.parse_args(argv)
 
     from pinsandbox.vlm.cost import cost_table
@@ -34,6 +38,8 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     repeats = args.repeats or (3 if args.quick else 7)
     ttft = measure_ttft(TTFTConfig(preset=args.preset, repeats=repeats, threads=args.threads))
+    also = {p: measure_ttft(TTFTConfig(preset=p, repeats=repeats, threads=args.threads))
+            for p in filter(None, (p.strip() for p in args.also.split(",")))}
     presets = ("2b",) if args.quick else ("2b", "4b", "8b")
     cost = cost_table(presets=presets)
     ratio_2b = next(r["flops_ratio"] for r in cost["2b"]["requests"] if r["image_side"] == 448 and r["n_pins"] == 8)
@@ -41,6 +47,9 @@ def main(argv=None) -> dict:
         "benchmark": "vlm",
         "quick": args.quick,
         "ttft": ttft,
+        "ttft_also": also,
+        "ratios_by_preset": {p: {"ttft_ratio": t["ttft_ratio"], "ttft_ratio_spread": t["ttft_ratio_spread"],
+                                 "flops_ratio": t["flops_ratio"]} for p, t in {args.preset: ttft, **also}.items()},
         "cost": cost,
         "params_total": {p: {"original": e["params_original"]["total"], "swapped": e["params_swapped"]["total"]}
                          for p, e in cost.items()},

@@ -57,6 +57,15 @@ def _interleaved_medians(fn_a, fn_b, repeats: int, warmup: int, b_per_a: int = 3
     return statistics.median(times_a), times_a, statistics.median(times_b), times_b
 
 
+def _flops(fn) -> int:
+    """FLOPs torch counts for one run (matmuls and attention: what dominates a prefill)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
 def measure_ttft(cfg: TTFTConfig | None = None) -> dict:
     from pinsandbox.vlm.presets import PRESETS, load_model
     from pinsandbox.vlm.swap import swap_vision_layer
@@ -94,6 +103,9 @@ def measure_ttft(cfg: TTFTConfig | None = None) -> dict:
         return out.logits[:, -1].argmax(-1)
 
     t_orig, all_orig, t_swap, all_swap = _interleaved_medians(run_original, run_swapped, cfg.repeats, cfg.warmup)
+    # the spread: one ratio per repeat (its original run against the median of the swapped runs beside it)
+    per_repeat = [a / statistics.median(all_swap[3 * i: 3 * i + 3]) for i, a in enumerate(all_orig)]
+    flops_orig, flops_swap = _flops(run_original), _flops(run_swapped)
     return {
         "config": asdict(cfg),
         "seq_len_original": int(p_orig.input_ids.shape[1]),
@@ -101,6 +113,11 @@ def measure_ttft(cfg: TTFTConfig | None = None) -> dict:
         "ttft_original_s": t_orig,
         "ttft_swapped_s": t_swap,
         "ttft_ratio": t_orig / t_swap,
+        "ttft_ratio_per_repeat": per_repeat,
+        "ttft_ratio_spread": [min(per_repeat), max(per_repeat)],
+        "flops_original": flops_orig,
+        "flops_swapped": flops_swap,
+        "flops_ratio": flops_orig / flops_swap,
         "runs_original_s": all_orig,
         "runs_swapped_s": all_swap,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default: active)"),
