@@ -10,7 +10,8 @@ import sys
 import time
 
 import pytest
-from conftest import TEST_NOTEBOOKS
+
+from tests.conftest import TEST_NOTEBOOKS
 
 
 @pytest.mark.slow
