@@ -133,3 +133,20 @@ def test_running_server_follows_the_loop_under_load(world):
     assert server.process.returncode is not None
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.url}/healthz", timeout=1)
+
+
+def test_navigator_after_an_advance_ranks_only_pins_with_vectors(world):
+    """After `data advance` and before the next retrain, the catalog has pins the fine-tuned Navigator has no vector
+    for: they are left out of its candidates rather than failing the request."""
+    from pinsandbox.serving.navigator import Navigator
+
+    old = set(load_catalog(world).pins["pin_id"])
+    advance_catalog(world, 7, progress=False)
+    new = set(load_catalog(world).pins["pin_id"]) - old
+    assert new
+    navigator = Navigator.load(world, replies=False)
+    assert navigator.name == "swapped-vlm"
+    assert set(navigator.pin_ids) == old  # every new pin left out, every old one kept
+    for text in ("a cozy lamp", "mid-century chair under $200", "something for the garden"):
+        out = navigator.ask(text, k=5)
+        assert out["pins"] and not {p["pin_id"] for p in out["pins"]} & new

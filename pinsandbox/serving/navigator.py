@@ -179,7 +179,8 @@ class Navigator:
             from pinsandbox.vlm.reply import ReplyWriter
 
             writer = ReplyWriter()
-        return cls(catalog.pins, text_index(sb, catalog, progress), ranker, n_candidates, writer)
+        rankable = ranker.can_rank(catalog.pins["pin_id"].to_numpy())
+        return cls(catalog.pins[rankable], text_index(sb, catalog, progress)[rankable], ranker, n_candidates, writer)
 
     def constraints(self, text: str, max_price: float | None = None) -> Constraints:
         """What `text` states (`max_price`, when given, overrides the price limit it states)."""

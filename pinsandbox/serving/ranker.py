@@ -4,7 +4,8 @@ The swapped VLM reads the request text and each candidate's *precomputed* pin ve
 and scores every candidate (`vlm/navigator-lora`, made by notebook 03). Without it the retrieval ranker keeps
 the order of candidate retrieval and says so (the response's `ranker` field), so nobody mistakes it for the VLM.
 
-A ranker has `.name`, `.reason` and `.score(text, pin_ids, retrieval_scores) -> np.ndarray` (higher is better).
+A ranker has `.name`, `.reason`, `.score(text, pin_ids, retrieval_scores) -> np.ndarray` (higher is better) and
+`.can_rank(pin_ids) -> bool mask`: the pins it has what it needs for (a pin vector, for the swapped VLM).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class RetrievalRanker:
 
     def score(self, text: str, pin_ids: list[str], retrieval_scores: np.ndarray) -> np.ndarray:
         return np.asarray(retrieval_scores, dtype=np.float32)
+
+    def can_rank(self, pin_ids) -> np.ndarray:
+        return np.ones(len(pin_ids), dtype=bool)
 
 
 class SwappedVLMRanker:
@@ -43,6 +47,11 @@ class SwappedVLMRanker:
 
     def score(self, text: str, pin_ids: list[str], retrieval_scores: np.ndarray) -> np.ndarray:
         return self.navigator.score(text, pin_ids)
+
+    def can_rank(self, pin_ids) -> np.ndarray:
+        """Pins with a precomputed vector: pins published after it (a `data advance` before the next retrain)
+        have none yet, so they cannot be candidates until the vectors are refreshed."""
+        return self.navigator.route.lookup.index.get_indexer(np.asarray(pin_ids).astype(str)) >= 0
 
 
 def load_ranker(sandbox):
