@@ -172,3 +172,29 @@ def test_the_loop_notebooks_stay_out_of_run_all_and_the_report():
     assert [p.stem for p in stage_notebooks()] == [NOTEBOOKS[s] for s in STAGES]  # make demo does not grow
     assert not set(LOOP_NOTEBOOKS) & set(STAGES)
     assert check_metric_key("retrain.ndcg@10.challenger") and check_metric_key("history.regressions.07_retrain")
+
+
+@pytest.mark.slow
+def test_refresh_on_ray_writes_the_vectors_the_local_engine_writes(world):
+    """The refresh's precompute runs through stage 01's engines: Ray gives the local engine's vectors, the new
+    week's pins included, and a bad engine name is refused before any work."""
+    import ray
+
+    from pinsandbox.catalog import advance_catalog, load_catalog
+    from pinsandbox.errors import InvalidInput
+    from pinsandbox.loop import RetrainConfig
+    from pinsandbox.loop.retrain import refresh_vectors
+
+    with pytest.raises(InvalidInput, match="unknown engine 'spark'"):
+        RetrainConfig(engine="spark").validate()
+    advance_catalog(world, 7, progress=False)
+    catalog = load_catalog(world)
+    local, new_local = refresh_vectors(world, catalog, "local", progress=False)
+    try:
+        on_ray, new_ray = refresh_vectors(world, catalog, "ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert new_local == new_ray > 0 and list(local.pin_ids) == list(on_ray.pin_ids)
+    assert np.allclose(local.vectors, on_ray.vectors, atol=1e-5)
+    assert world.artifacts.read("embeddings", "proprietary-challenger").config().engine == "ray"
+    assert not list(world.path("tmp/embeddings-precompute").glob("*"))  # work folders gone once published

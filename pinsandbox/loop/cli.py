@@ -13,6 +13,8 @@ def register(sub) -> None:
     r.add_argument("--no-promote", action="store_true", help="gate only; promote later with `pinsandbox promote`")
     r.add_argument("--no-vectors", action="store_true", help="keep the champion's pin vectors (no re-embedding)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--engine", choices=("local", "ray"), default=None,
+                   help="the refresh's precompute engine (default: the one the encoder was trained with)")
     r.add_argument("--in-process", action="store_true",
                    help="call run_retrain here instead of running notebook 07 as a recorded run")
     r.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -41,13 +43,14 @@ def _retrain(args):
         from pinsandbox.loop import RetrainConfig, run_retrain
 
         result = run_retrain(args.sandbox, RetrainConfig(promote=not args.no_promote, vectors=not args.no_vectors,
-                                                         seed=args.seed))
+                                                         seed=args.seed, engine=args.engine))
         verdict, metrics = result.verdict, result.metrics
     else:
         from pinsandbox.runs.runner import run_notebook
 
         record = run_notebook("07_retrain", args.sandbox, {"promote": not args.no_promote,
-                                                           "refresh_vectors": not args.no_vectors, "seed": args.seed})
+                                                           "refresh_vectors": not args.no_vectors, "seed": args.seed,
+                                                           "engine": args.engine})
         if record.state != "ok":
             s = record.status
             raise RunFailed(f"retrain failed at cell {s.get('cell')}: {s.get('error')} — see {record.path / 'notebook.ipynb'}")

@@ -35,6 +35,7 @@ DEGRADE = ("shuffle",)
 class RetrainConfig:
     k: int = 10  # homefeed length scored
     vectors: bool = True  # refresh pin vectors with the frozen encoder (when the sandbox has one)
+    engine: str | None = None  # the refresh's precompute engine, local | ray (None: the one the encoder was trained with)
     n_boot: int = 2000  # bootstrap resamples of the paired NDCG gain
     level: float = 0.95  # the interval's level: promote only when its lower bound is >= 0
     seed: int = 0
@@ -53,6 +54,11 @@ class RetrainConfig:
             raise InvalidInput(f"level must be in [0.5, 1), got {self.level}")
         if self.recall_tolerance < 0 or self.latency_tolerance < 0:
             raise InvalidInput("tolerances must be 0 or more")
+        if self.engine is not None:
+            from pinsandbox.embeddings.precompute import ENGINES
+
+            if self.engine not in ENGINES:
+                raise InvalidInput(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)} or None")
         if self.degrade is not None and self.degrade not in DEGRADE:
             raise InvalidInput(f"degrade {self.degrade!r} is unknown: use one of {', '.join(DEGRADE)} or None")
         return self
@@ -137,18 +143,23 @@ def _shuffled(events: pd.DataFrame, seed: int) -> pd.DataFrame:
     return events.assign(pin_id=events["pin_id"].to_numpy()[rng.permutation(len(events))])
 
 
-def refresh_vectors(sb, catalog, progress: bool = True):
-    """Every catalog pin embedded by the frozen published encoder; published as `embeddings/proprietary-challenger`.
+def refresh_vectors(sb, catalog, engine: str | None = None, progress: bool = True):
+    """Every catalog pin embedded by the frozen published encoder, through the same precompute engines as stage 01
+    (`engine`: local | ray; None: the encoder's own config's); published as `embeddings/proprietary-challenger`.
     Returns (PinVectors, number of pins the champion's vectors did not have), or (None, 0) without an encoder."""
+    import dataclasses
+    import shutil
+
     from pinsandbox.embeddings import PinVectors, find_vectors, load_encoder
-    from pinsandbox.embeddings.pipeline import prepare, publish_vectors
+    from pinsandbox.embeddings.pipeline import precompute_proprietary, prepare, publish_vectors
 
     if not sb.artifacts.exists("embeddings", "encoder"):
         return find_vectors(sb), 0
-    encoder = load_encoder(sb)
-    config = encoder.embeddings_config
+    config = load_encoder(sb).embeddings_config
+    if engine is not None:
+        config = dataclasses.replace(config, engine=engine)
     prepared = prepare(sb, config, progress=progress)
-    vectors = encoder.embed(prepared.features)
+    vectors, _, work = precompute_proprietary(sb, prepared.features, config, progress)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     pin_ids = np.asarray(prepared.features.pin_ids).astype(str)
     old = find_vectors(sb)
@@ -156,6 +167,7 @@ def refresh_vectors(sb, catalog, progress: bool = True):
     encoder_id = sb.artifacts.current_id("embeddings", "encoder")
     vid, _ = publish_vectors(sb, "proprietary-challenger", pin_ids, vectors, encoder_id,
                              [catalog.artifact_id, encoder_id], config)
+    shutil.rmtree(work, ignore_errors=True)  # published: the resumable work folder is no longer needed
     return PinVectors(pin_ids, vectors.astype(np.float32), vid, int(vectors.shape[1])), new
 
 
@@ -190,7 +202,7 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
     from pinsandbox.embeddings import find_vectors
 
     refreshed = bool(config.vectors) and sb.artifacts.exists("embeddings", "encoder")
-    vectors, new_pins = refresh_vectors(sb, catalog, progress) if refreshed else (find_vectors(sb), 0)
+    vectors, new_pins = refresh_vectors(sb, catalog, config.engine, progress) if refreshed else (find_vectors(sb), 0)
     vectors_s = time.perf_counter() - t0
     fit_on = _shuffled(train, config.seed) if config.degrade == "shuffle" else train
     t0 = time.perf_counter()
