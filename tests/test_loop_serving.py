@@ -53,6 +53,30 @@ def test_swap_serves_the_new_champion_with_every_logged_event(world):
     assert state.swap()["to"] == entry["champion_after"]
 
 
+def test_rollback_revives_the_champion_served_before_exactly_as_a_fresh_load_serves_it(world):
+    """A rollback republishes the archived files under new ids: the server recognises their content and serves
+    the model it still holds, caught up with the events logged meanwhile, instead of rebuilding it."""
+    from pinsandbox.serving import ServingState
+
+    state = ServingState.load(world)
+    before = state.champion
+    pins = state.catalog.pins["pin_id"].tolist()
+    pinners = state.catalog.train_events()["pinner_id"].drop_duplicates().head(25).tolist()
+    _challenger(world)
+    promote(world, force=True)
+    assert not state.swap()["revived"]  # a champion never served: built from its files
+    for i, pinner in enumerate(pinners[:5]):  # logged while the promoted champion serves
+        state.record_event({"pinner_id": pinner, "pin_id": pins[i], "action": "save"})
+    entry = rollback(world)
+    swapped = state.swap()
+    assert swapped["revived"] and state.champion.taste is before.taste
+    assert state.champion.ids == entry["champion_after"] != before.ids
+    fresh = ServingState.load(world)  # what a restart would serve
+    assert fresh.champion.ids == state.champion.ids and fresh.champion.applied_seq == state.champion.applied_seq
+    for pinner in pinners:
+        assert [p["pin_id"] for p in state.homefeed(pinner, 10)] == [p["pin_id"] for p in fresh.homefeed(pinner, 10)]
+
+
 @pytest.mark.slow
 def test_running_server_follows_the_loop_under_load(world):
     """The real server on 127.0.0.1, one turn of the loop beside it (the feedback check and the swaps share one

@@ -63,6 +63,7 @@ class Champion:
     vectors: np.ndarray
     vectors_id: str
     ids: dict  # the champion artifacts it was built from (role -> id): what the watcher compares
+    content: str  # digest of those artifacts' files (champion_content): a rollback brings back the same content
     applied_seq: int = 0  # the event log is folded in up to this sequence number
     replayed: int = 0  # logged events replayed over the snapshot when it was built
     skipped: int = 0  # logged events on pins this champion's catalog lacks (see catch_up)
@@ -89,8 +90,22 @@ class Champion:
         if vectors is None:  # vector-less sandbox: serve /similar from the taste graph's own pin embedding
             pin_ids, vectors, vectors_id = np.asarray(taste.pins), taste.vectors, f"{taste_source} (graph SVD)"
         ids = {"tastegraph": getattr(taste, "artifact_id", None), "vectors": found.artifact_id if found else None}
-        champion = cls(catalog, taste, taste_source, pin_ids, vectors, vectors_id, ids, replay_from)
+        champion = cls(catalog, taste, taste_source, pin_ids, vectors, vectors_id, ids, champion_content(sb, ids),
+                       replay_from)
         champion.replayed = champion.catch_up(log)
+        return champion
+
+    @classmethod
+    def revive(cls, old: Champion, sb, ids: dict, log: EventLog) -> Champion:
+        """A champion served before (a rollback republishes its files under new ids), from the model still in
+        memory: its taste graph caught up with every event logged since it was swapped out (the same events in
+        the same order as a fresh load replays), the current catalog, the new ids. No refit: a rollback is
+        visible in well under a second instead of a full build."""
+        from pinsandbox.catalog import load_catalog
+
+        champion = cls(load_catalog(sb), old.taste, ids["tastegraph"] or old.taste_source, old.pin_ids, old.vectors,
+                       ids["vectors"] or old.vectors_id, ids, old.content, old.applied_seq, old.replayed, old.skipped)
+        champion.catch_up(log)
         return champion
 
     def catch_up(self, log: EventLog) -> int:
@@ -107,6 +122,19 @@ class Champion:
             self.known_pinners.add(ev["pinner_id"])
         self.applied_seq = int(events["seq"].iloc[-1])
         return int(known.sum())
+
+
+def champion_content(sb, ids: dict) -> str:
+    """One digest of the files (the manifests' sha256s) of the champion artifacts named in `ids`."""
+    digest = hashlib.sha256()
+    for role in sorted(ids):
+        if ids[role] is None or "@" not in ids[role]:
+            digest.update(f"{role}:none\n".encode())
+            continue
+        stage, name = ids[role].split("@", 1)[0].split("/", 1)
+        files = sb.artifacts.read(stage, name, verify=False).manifest.get("files", {})
+        digest.update(f"{role}:{sorted((f, v['sha256']) for f, v in files.items())}\n".encode())
+    return digest.hexdigest()
 
 
 def champion_ids(sb, config: ServingConfig) -> dict:
@@ -132,6 +160,7 @@ class ServingState:
         # half-applied event, nor cached after a newer event dropped it); different pinners proceed in parallel.
         self._stripes = [threading.Lock() for _ in range(64)]
         self.swaps: list[dict] = []  # every champion swap: ids, when, how long the build took
+        self.previous: Champion | None = None  # the champion swapped out last, kept for an instant rollback
 
     # what the current champion serves (read-only views, for callers and tests)
     catalog = property(lambda self: self.champion.catalog)
@@ -166,13 +195,19 @@ class ServingState:
         """Build the sandbox's current champion off the request path, catch it up with the events logged while it
         was built, and serve it: one reference assignment. Requests already running finish on the old one."""
         started = time.perf_counter()
-        new = Champion.load(self.sandbox, self.config, self.log, progress)
+        ids, prev = champion_ids(self.sandbox, self.config), self.previous
+        revived = prev is not None and prev.content == champion_content(self.sandbox, ids)
+        new = (Champion.revive(prev, self.sandbox, ids, self.log) if revived
+               else Champion.load(self.sandbox, self.config, self.log, progress))
         built_s = time.perf_counter() - started
         with self._write:  # no event is logged between the catch-up and the swap, so none is lost to the new model
             new.catch_up(self.log)
             old, self.champion = self.champion, new
+        with old.cache_lock:
+            old.cache.clear()  # its homefeeds go stale with the first event it no longer gets
+        self.previous = old
         entry = {"from": old.ids, "to": new.ids, "at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-                 "build_s": round(built_s, 3)}
+                 "build_s": round(built_s, 3), "revived": revived}
         self.swaps.append(entry)
         return entry
 
