@@ -1,7 +1,7 @@
 """The loop (#18), in sections (`--only NAME`, repeatable; default all):
 
-    python benchmarks/bench_loop.py            # everything (~15 min on 2 cores)
-    python benchmarks/bench_loop.py --quick    # 3 gate worlds, a shorter load, 2 weeks (~5 min)
+    python benchmarks/bench_loop.py            # everything (~25 min on 2 cores)
+    python benchmarks/bench_loop.py --quick    # 3 gate worlds, a shorter load, 2 weeks (~6 min)
 
 gate: does the gate promote genuinely retrained challengers and refuse degraded ones? Per seed: a small Pinworld (300 pins, 600 pinners) with a tiny encoder and a champion taste graph (stages 00,
 01, 04 through their entry points), then 14 days of `data advance`; then two challengers gated against the
@@ -15,13 +15,20 @@ it is rolled back:
 failed requests out of how many, and seconds until /healthz shows the new champion (goal: 0 failed of >= 1,000,
 visible within 5 s).
 
+full: the less frequent full retrain on a copy of the seed-0 demo: a week advanced, then `pinsandbox retrain
+--full` (the champion encoder and its Navigator's projector + LoRA trained further, warm-started; vectors, taste
+graph; the gate with its Navigator-recall guard): the verdict, each guard, and the week's loop time (goal: <= 10 min).
+
 weeks: four simulated weeks on a copy of the seed-0 demo sandbox. Week 0's champion is kept aside, frozen (its taste
 graph and vectors, never updated); then each week: `data advance` 7 days and one turn of the loop as `pinsandbox
 retrain` runs it (refresh vectors with the frozen encoder, refit the taste graph, gate, promote when it passes).
 The week's new days are scored (homefeed NDCG@10, the same pinners) under the model the route serves after the loop
 (the promoted challenger, or the champion the gate kept) and under the frozen one: both curves, their ratio with a
 paired bootstrap interval, and the wall time of the week's loop (goal: retrained >= 1.10 x frozen by week 4; a
-week's loop <= 10 min on 2 cores). Without --quick it writes the results page docs/results/loop.md (--results).
+week's loop <= 10 min on 2 cores).
+
+Without --quick each section writes its results page under docs/results (--results): loop.md (weeks),
+loop-gate.md, loop-serving.md, loop-full.md.
 
 Prints one JSON object, one key per section.
 """
@@ -36,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SECTIONS = ("gate", "serving", "weeks")
+SECTIONS = ("gate", "serving", "full", "weeks")
 DEMO = Path(__file__).resolve().parent.parent / "sandboxes" / "demo"
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
@@ -113,6 +120,31 @@ def serving_section(demo: Path, seconds: float) -> dict:
     return out
 
 
+def full_section(demo: Path) -> dict:
+    from pinsandbox.catalog import advance_catalog
+    from pinsandbox.loop import RetrainConfig, run_retrain
+
+    sb = demo_copy(demo, "full")
+    started = time.perf_counter()
+    advance_catalog(sb, 7, progress=False)
+    advanced = time.perf_counter()
+    config = RetrainConfig(full=True, seed=0)  # `pinsandbox retrain --full`'s defaults
+    result = run_retrain(sb, config, progress=False)
+    done = time.perf_counter()
+    v, m = result.verdict, result.metrics
+    out = {"encoder_steps": config.encoder_steps, "navigator_steps": config.navigator_steps, "passed": v["passed"],
+           "promoted": result.promoted is not None, "gain": round(v["gain"], 4),
+           "interval": [round(x, 4) for x in v["interval"]], "reasons": v["reasons"],
+           "guards": {name: {k: (round(x, 4) if isinstance(x, float) else x) for k, x in g.items()}
+                      for name, g in v["guards"].items()},
+           "new_pins_embedded": m["retrain.new_pins_embedded"], "vectors_s": round(m["retrain.vectors_s"], 1),
+           "navigator_train_s": round(m.get("retrain.navigator_train_s", float("nan")), 1),
+           "fit_s": round(m["retrain.fit_s"], 1), "advance_s": round(advanced - started, 1),
+           "retrain_s": round(done - advanced, 1), "week_loop_s": round(done - started, 1), "goal_week_loop_s": 600.0}
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def weeks_section(demo: Path, weeks: int) -> dict:
     from pinsandbox.catalog import advance_catalog, load_catalog
     from pinsandbox.loop import RetrainConfig, run_retrain, score_on_window
@@ -158,11 +190,93 @@ def weeks_section(demo: Path, weeks: int) -> dict:
             "promoted_weeks": sum(r["promoted"] for r in rows[1:]), "per_week": rows}
 
 
-def weeks_page(out: dict, results: Path) -> Path:
-    """docs/results/loop.md (and its figure) from the weeks section: generated, never edited by hand."""
+def write_page(results: Path, name: str, title: str, section: str, body: list[str]) -> Path:
+    """docs/results/<name> with the generated-page header: what wrote it, when, on which commit and host."""
     import datetime as dt
     import platform
 
+    from pinsandbox.runs.runner import _git_commit
+    from pinsandbox.sandbox.artifacts import write_text_atomic
+
+    lines = [f"# {title}", "",
+             f"_Generated by `python benchmarks/bench_loop.py --only {section}` (seed 0) on "
+             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, git commit `{_git_commit() or 'unknown'}`, "
+             f"host {platform.node()} ({os.cpu_count()} cores, 1-min load average {os.getloadavg()[0]:.1f} when written) — "
+             "do not edit by hand; rerun it to measure again. What it measures: the docstring of "
+             "`benchmarks/bench_loop.py`. The other loop pages: [weeks](loop.md), [gate](loop-gate.md), "
+             "[serving swaps](loop-serving.md), [full retrain](loop-full.md)._", "", *body, ""]
+    page = results / name
+    write_text_atomic(page, "\n".join(lines))
+    return page
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def gate_page(out: dict, results: Path) -> Path:
+    import pandas as pd
+
+    from pinsandbox.evaluation.report import table
+
+    frame = pd.DataFrame(out["per_seed"]).astype(object)
+    frame["genuine_interval"] = frame["genuine_interval"].map(lambda v: f"[{v[0]:+.4f}, {v[1]:+.4f}]")
+    n = out["worlds"]
+    return write_page(results, "loop-gate.md", "The loop: the gate against genuine and degraded challengers", "gate", [
+        f"{n} seeded worlds (300 pins, 600 pinners, a tiny encoder and a champion taste graph, then 14 days of "
+        "`data advance`). In each, two challengers face the same champion on the new window: a genuine retrain (the "
+        "cheap refresh) and a degraded one fitted on engagement shuffled across pins. The gate promotes when the paired "
+        "95 % bootstrap lower bound of the NDCG@10 gain is ≥ 0 and no guard (recall@10, homefeed p99 latency, cost "
+        "per request) is worse beyond its tolerance.", "",
+        f"- degraded challengers refused: **{out['gate_degraded_refused']} of {n}** "
+        f"(goal {n} of {n}: {_met(out['gate_degraded_refused'] == n)})",
+        f"- genuine challengers promoted: **{out['gate_genuine_promoted']} of {n}** "
+        f"(goal ≥ {n - max(1, n // 20)} of {n}: {_met(out['gate_genuine_promoted'] >= n - max(1, n // 20))})",
+        f"- mean genuine NDCG@10 gain {out['genuine_gain_mean']:+.4f}; mean loop (advance + refresh + refit + gate) "
+        f"{out['loop_s_mean']} s", "", table(frame)])
+
+
+def serving_page(out: dict, results: Path) -> Path:
+    import pandas as pd
+
+    from pinsandbox.evaluation.report import table
+
+    rows = [{"swap": name, **{k: out[name][k] for k in ("requests_after_action", "failed", "visible_s", "action_s",
+                                                        "clients", "seconds")}} for name in ("promotion", "rollback")]
+    return write_page(results, "loop-serving.md", "The loop: promotion and rollback under load", "serving", [
+        "The real server on 127.0.0.1 over a copy of the seed-0 demo; a week advanced and a challenger retrained "
+        "beside it; then 16 closed-loop clients (homefeed, similar, events, Navigator) while the challenger is "
+        "promoted, and again while it is rolled back. `visible_s`: from the promotion's start until `/healthz` "
+        "reports the new champion; `action_s`: the promotion (or rollback) itself. A rollback revives the champion "
+        "the server still holds in memory, caught up with the events logged meanwhile.", "",
+        table(pd.DataFrame(rows)), "",
+        f"- goals (0 failed of ≥ {out['goal_min_requests']:,} requests, visible within {out['goal_visible_s']:g} s): "
+        f"**{_met(out['goals_met'])}**"])
+
+
+def full_page(out: dict, results: Path) -> Path:
+    import pandas as pd
+
+    from pinsandbox.evaluation.report import table
+
+    guards = pd.DataFrame(out["guards"]).T.reset_index(names="guard")
+    return write_page(results, "loop-full.md", "The loop: one full retrain", "full", [
+        "A copy of the seed-0 demo, a week advanced, then `pinsandbox retrain --full`: the champion encoder trained "
+        f"{out['encoder_steps']} more steps on the newest data and every pin re-embedded, the champion Navigator's "
+        f"projector and LoRA trained {out['navigator_steps']} more steps on those vectors (warm starts), the taste graph "
+        "refitted; then the gate. Navigator recall@10 is measured on the stage's held-out requests, the champion with "
+        "its own vectors.", "",
+        f"- verdict: **{'passed' if out['passed'] else 'refused'}**" + (", promoted" if out["promoted"] else "")
+        + f"; NDCG@10 gain {out['gain']:+.4f}, 95 % interval [{out['interval'][0]:+.4f}, {out['interval'][1]:+.4f}]",
+        *[f"- {r}" for r in out["reasons"][1:]],
+        f"- the week's loop (advance + full retrain + gate + promotion): **{out['week_loop_s']} s** (goal ≤ "
+        f"{out['goal_week_loop_s']:.0f} s: {_met(out['week_loop_s'] <= out['goal_week_loop_s'])}); encoder and "
+        f"vectors {out['vectors_s']} s, Navigator {out['navigator_train_s']} s, taste graph {out['fit_s']} s", "",
+        "The guards (challenger against the limit the champion sets):", "", table(guards)])
+
+
+def weeks_page(out: dict, results: Path) -> Path:
+    """docs/results/loop.md (and its figure) from the weeks section: generated, never edited by hand."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,8 +284,7 @@ def weeks_page(out: dict, results: Path) -> Path:
     import pandas as pd
 
     from pinsandbox.evaluation.report import table
-    from pinsandbox.runs.runner import _git_commit
-    from pinsandbox.sandbox.artifacts import atomic_file, write_text_atomic
+    from pinsandbox.sandbox.artifacts import atomic_file
 
     rows = out["per_week"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -193,30 +306,25 @@ def weeks_page(out: dict, results: Path) -> Path:
     frame["gain_interval"] = frame["gain_interval"].map(lambda v: f"[{v[0]:+.4f}, {v[1]:+.4f}]")
     frame = frame.where(frame.notna(), "—")  # week 0 runs no loop
     reasons = [f"- week {r['week']}: " + "; ".join(r["gate_reasons"]) for r in rows[1:]]
-    lines = ["# The loop: four simulated weeks", "",
-             f"_Generated by `python benchmarks/bench_loop.py --only weeks` (seed 0) on "
-             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, git commit `{_git_commit() or 'unknown'}`, "
-             f"host {platform.node()} ({os.cpu_count()} cores, 1-min load average {os.getloadavg()[0]:.1f} when written) — "
-             "do not edit by hand; "
-             "rerun it to measure again. What it measures: the docstring of `benchmarks/bench_loop.py`._", "",
-             "Each week the catalog advances 7 days and one turn of the loop runs (`pinsandbox retrain`: refresh, refit, "
-             "gate, promote); the new week is then scored under what the loop serves and under the model frozen at "
-             "week 0 (week 0: the demo's own held-out window, one model). The interval is the paired 95 % bootstrap "
-             "interval of the per-pinner NDCG@10 gain; times are per week, in seconds. Each week is its own window "
-             "(week 0's is the demo's held-out window, longer than 7 days): compare the two routes within a week, not a "
-             "route across weeks.", "",
-             f"The frozen model gets no updates at all. The retrained route also folds in the {rows[-1]['logged_events_used']} "
-             "events the demo's serving load test logged (`serving/events.db`), as `pinsandbox retrain` does.", "",
-             "![NDCG@10 per week](img/loop-weeks.png)", "", table(frame), "",
-             f"- retrained / frozen at week {out['weeks']}: **{out['final_retrained_over_frozen']}** "
-             f"(goal ≥ {out['goal_ratio']}: {'met' if out['final_goal_met'] else 'not met'})",
-             f"- slowest week's loop: **{out['week_loop_s_max']} s** (goal ≤ {out['goal_week_loop_s']:.0f} s: "
-             f"{'met' if out['week_loop_s_max'] <= out['goal_week_loop_s'] else 'not met'})",
-             f"- challengers promoted: {out['promoted_weeks']} of {out['weeks']}", "", "The gate's reasons:", "",
-             *reasons, ""]
-    page = results / "loop.md"
-    write_text_atomic(page, "\n".join(lines))
-    return page
+    return write_page(results, "loop.md", "The loop: four simulated weeks", "weeks", [
+        "Each week the catalog advances 7 days and one turn of the loop runs (`pinsandbox retrain`: refresh, refit, "
+        "gate, promote); the new week is then scored under what the loop serves and under the model frozen at "
+        "week 0 (week 0: the demo's own held-out window, one model). The interval is the paired 95 % bootstrap "
+        "interval of the per-pinner NDCG@10 gain; times are per week, in seconds. Each week is its own window "
+        "(week 0's is the demo's held-out window, longer than 7 days): compare the two routes within a week, not a "
+        "route across weeks.", "",
+        f"The frozen model gets no updates at all. The retrained route also folds in the {rows[-1]['logged_events_used']} "
+        "events the demo's serving load test logged (`serving/events.db`), as `pinsandbox retrain` does.", "",
+        "![NDCG@10 per week](img/loop-weeks.png)", "", table(frame), "",
+        f"- retrained / frozen at week {out['weeks']}: **{out['final_retrained_over_frozen']}** "
+        f"(goal ≥ {out['goal_ratio']}: {'met' if out['final_goal_met'] else 'not met'})",
+        f"- slowest week's loop: **{out['week_loop_s_max']} s** (goal ≤ {out['goal_week_loop_s']:.0f} s: "
+        f"{'met' if out['week_loop_s_max'] <= out['goal_week_loop_s'] else 'not met'})",
+        f"- challengers promoted: {out['promoted_weeks']} of {out['weeks']}", "", "The gate's reasons:", "",
+        *reasons])
+
+
+PAGES = {"gate": gate_page, "serving": serving_page, "full": full_page, "weeks": weeks_page}
 
 
 def main() -> None:
@@ -225,7 +333,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None, help="gate: how many seeded worlds (default 20, quick 3)")
     ap.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     ap.add_argument("--demo", type=Path, default=DEMO, help="the seed-0 demo sandbox to copy (serving, weeks)")
-    ap.add_argument("--results", type=Path, default=RESULTS, help="weeks: where loop.md goes (not with --quick)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where the results pages go (not with --quick)")
     args = ap.parse_args()
     os.environ["PINSANDBOX_ROOT"] = tempfile.mkdtemp(prefix="bench-loop-")
     import torch
@@ -238,10 +346,12 @@ def main() -> None:
             out[section] = gate_section(args.seeds or (3 if args.quick else 20))
         elif section == "serving":
             out[section] = serving_section(args.demo, 8.0 if args.quick else 15.0)
+        elif section == "full":
+            out[section] = full_section(args.demo)
         elif section == "weeks":
             out[section] = weeks_section(args.demo, 2 if args.quick else 4)
-            if not args.quick:
-                out[section]["page"] = str(weeks_page(out[section], args.results))
+        if not args.quick:
+            out[section]["page"] = str(PAGES[section](out[section], args.results))
         out[section]["section_s"] = round(time.perf_counter() - started, 1)
     shutil.rmtree(os.environ["PINSANDBOX_ROOT"], ignore_errors=True)
     print(json.dumps(out, indent=1))

@@ -3,6 +3,8 @@ built off the request path, swapped in one assignment, with the events logged me
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pandas as pd
 import pytest
@@ -11,6 +13,11 @@ from pinsandbox.catalog import advance_catalog, load_catalog
 from pinsandbox.loop import RetrainConfig, promote, rollback, run_retrain
 
 FAST = dict(n_boot=300, latency_pinners=30, promote=False)
+
+
+def served(health: dict, champion: dict) -> dict:
+    """What /healthz says is served, for the roles of `champion` (health also names the Navigator's model)."""
+    return {role: health["champion"].get(role) for role in champion}
 
 
 def _challenger(world):
@@ -48,7 +55,7 @@ def test_swap_serves_the_new_champion_with_every_logged_event(world):
     assert len(state.homefeed("newcomer-1", 5)) == len(state.homefeed("newcomer-2", 5)) == 5
     assert len(state.homefeed(pinner, 10)) == 10
     health = state.health()
-    assert health["champion"] == entry["champion_after"] and health["champion_swaps"] == 1
+    assert served(health, entry["champion_after"]) == entry["champion_after"] and health["champion_swaps"] == 1
     # an unchanged sandbox: the watcher would not swap; swapping anyway rebuilds the same champion
     assert state.swap()["to"] == entry["champion_after"]
 
@@ -128,10 +135,22 @@ def test_running_server_follows_the_loop_under_load(world):
             assert c.get("/pinners/fb-newcomer/homefeed").status_code == 200
         assert up["failed"] == 0 and up["requests_after_action"] >= 1000, up
         assert up["visible_s"] is not None and up["visible_s"] <= 5, up
-        assert health["champion"] == up["champion"] != champion0 and health["champion_swaps"] == 1
+        assert served(health, up["champion"]) == up["champion"] != served({"champion": champion0}, up["champion"])
+        assert health["champion_swaps"] == 1
         assert similar.status_code == 200 and similar.json()["vectors"] == up["champion"]["vectors"]
         # the 9 feedback events and the load's, none lost in the swap
         assert health["events_applied"] == health["events_logged"] > 9
+        # Navigator follows too, in a worker process of its own: the promotion changed the vectors it ranks with
+        with server.client() as c:
+            for _ in range(240):
+                navigator = c.get("/healthz").json()["navigator"]
+                if navigator["navigator_vectors"] == up["champion"]["vectors"]:
+                    break
+                time.sleep(0.5)
+            assert navigator["navigator_vectors"] == up["champion"]["vectors"], navigator
+            assert c.get("/healthz").json()["navigator_swaps"] == 1
+            answer = c.post("/navigator", json={"text": "a lamp", "k": 3})
+        assert answer.status_code == 200 and len(answer.json()["pins"]) == 3
 
         # a restart now loads the promoted snapshot (it holds the first 9) and replays only the load's events
         again = ServingState.load(world)
@@ -147,13 +166,16 @@ def test_running_server_follows_the_loop_under_load(world):
         assert down["failed"] == 0 and down["requests_after_action"] >= 1000, down
         assert down["visible_s"] is not None and down["visible_s"] <= 5, down
         assert health["champion_swaps"] == 2 and health["events_applied"] == health["events_logged"]
-        # the first champion replays the whole log but the save on p-gone, a pin its catalog lacks: skipped, not
-        # fatal (the swap would otherwise never land)
-        assert health["events_skipped"] == 1
+        assert health["last_swap"]["revived"]  # the first champion, still in memory: caught up, not rebuilt
+        # rebuilt (a restart), it replays the whole log but the save on p-gone, a pin its catalog lacks: skipped,
+        # not fatal (the load would otherwise never finish)
+        again = ServingState.load(world)
+        assert again.champion.skipped == 1 and served(health, again.champion.ids) == again.champion.ids
+        again.log.close()
         # the rolled-back champion is the first one's files again (a new version of them): its vectors predate the
         # week's new pins
         assert gone.status_code == 404 and "has no vector" in gone.json()["detail"]
-        assert health["champion"] == down["champion"] != up["champion"]
+        assert served(health, down["champion"]) == down["champion"] != up["champion"]
     assert server.process.returncode is not None
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.url}/healthz", timeout=1)

@@ -130,12 +130,14 @@ def fit_encoder(prepared: Prepared, config: EmbeddingsConfig, progress=True):
     return train_encoder(f, prepared.pairs, config.train, enc_cfg, progress=progress)
 
 
-def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: EmbeddingsConfig) -> str:
-    with sb.artifacts.write("embeddings", "encoder", config=config, inputs=[catalog.artifact_id]) as w:
+def publish_encoder(sb, encoder, history: pd.DataFrame, catalog, config: EmbeddingsConfig, name: str = "encoder",
+                    inputs: list[str] | None = None) -> str:
+    """Publish `embeddings/<name>` (the loop's full retrain publishes its challenger as `encoder-challenger`)."""
+    with sb.artifacts.write("embeddings", name, config=config, inputs=[catalog.artifact_id, *(inputs or [])]) as w:
         encoder.save_pretrained(w.path / "model")
         history.to_parquet(w.path / "loss_history.parquet", index=False)
         w.metadata["cutoff"] = str(catalog.cutoff)
-    return sb.artifacts.current_id("embeddings", "encoder")
+    return sb.artifacts.current_id("embeddings", name)
 
 
 def load_encoder(sandbox=None):
@@ -155,11 +157,13 @@ def load_encoder(sandbox=None):
     return encoder
 
 
-def precompute_proprietary(sb, features: PinFeatures, config: EmbeddingsConfig, progress: bool = True):
-    """Embed every pin with the published encoder. Resumable: the work folder survives an interruption."""
+def precompute_proprietary(sb, features: PinFeatures, config: EmbeddingsConfig, progress: bool = True,
+                           encoder: str = "encoder"):
+    """Embed every pin with the published encoder `embeddings/<encoder>`. Resumable: the work folder survives an
+    interruption."""
     from pinsandbox.embeddings.precompute import precompute
 
-    encoder_art = sb.artifacts.read("embeddings", "encoder")
+    encoder_art = sb.artifacts.read("embeddings", encoder)
     key = hashlib.sha256((encoder_art.id + "|" + "|".join(features.pin_ids[:1000])).encode()).hexdigest()[:16]
     work = sb.path(f"tmp/embeddings-precompute/{key}")
     work.mkdir(parents=True, exist_ok=True)

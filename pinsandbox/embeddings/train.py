@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -67,8 +68,11 @@ def same_category_sampler(meta: np.ndarray, rng: np.random.Generator):
 
 
 def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfig | None = None,
-                  encoder_config: EncoderConfig | None = None, progress: bool = True):
-    """Fit a PinEncoder. Returns (encoder in eval mode, loss history DataFrame: phase, step, loss, clip, engagement, text)."""
+                  encoder_config: EncoderConfig | None = None, progress: bool = True, init: PinEncoder | None = None):
+    """Fit a PinEncoder. Returns (encoder in eval mode, loss history DataFrame: phase, step, loss, clip, engagement, text).
+
+    `init`: a trained PinEncoder to continue from, left unchanged (the loop's full retrain warm-starts from the
+    champion); its own config is used and `encoder_config` is ignored."""
     from tqdm.auto import tqdm
 
     config = config or TrainConfig()
@@ -81,7 +85,7 @@ def train_encoder(features: PinFeatures, pairs: pd.DataFrame, config: TrainConfi
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    model = PinEncoder(encoder_config)
+    model = copy.deepcopy(init) if init is not None else PinEncoder(encoder_config)
     history = []
     has_image = features.has_image
     with_images = model.image_tower is not None and has_image.sum() > 1 and config.clip_weight > 0

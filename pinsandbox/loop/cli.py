@@ -7,11 +7,16 @@ from pinsandbox.cli import print_json
 
 
 def register(sub) -> None:
-    r = sub.add_parser("retrain", help="refresh vectors with the frozen encoder, refit the taste graph on the newest "
-                                       "data, gate the challenger against the champion, promote if it passes")
+    r = sub.add_parser("retrain", help="refresh vectors with the frozen encoder (or --full: warm-start encoder and "
+                                       "Navigator), refit the taste graph on the newest data, gate the challenger "
+                                       "against the champion, promote if it passes")
     r.add_argument("--sandbox", required=True)
     r.add_argument("--no-promote", action="store_true", help="gate only; promote later with `pinsandbox promote`")
     r.add_argument("--no-vectors", action="store_true", help="keep the champion's pin vectors (no re-embedding)")
+    r.add_argument("--full", action="store_true", help="the less frequent full retrain: the champion encoder, then "
+                                                        "its Navigator's projector and LoRA, trained further")
+    r.add_argument("--encoder-steps", type=int, default=100, help="--full: more training steps for the encoder")
+    r.add_argument("--navigator-steps", type=int, default=60, help="--full: more LoRA steps for the Navigator")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--engine", choices=("local", "ray"), default=None,
                    help="the refresh's precompute engine (default: the one the encoder was trained with)")
@@ -43,14 +48,18 @@ def _retrain(args):
         from pinsandbox.loop import RetrainConfig, run_retrain
 
         result = run_retrain(args.sandbox, RetrainConfig(promote=not args.no_promote, vectors=not args.no_vectors,
-                                                         seed=args.seed, engine=args.engine))
+                                                         seed=args.seed, engine=args.engine, full=args.full,
+                                                         encoder_steps=args.encoder_steps,
+                                                         navigator_steps=args.navigator_steps))
         verdict, metrics = result.verdict, result.metrics
     else:
         from pinsandbox.runs.runner import run_notebook
 
         record = run_notebook("07_retrain", args.sandbox, {"promote": not args.no_promote,
                                                            "refresh_vectors": not args.no_vectors, "seed": args.seed,
-                                                           "engine": args.engine})
+                                                           "engine": args.engine, "full": args.full,
+                                                           "encoder_steps": args.encoder_steps,
+                                                           "navigator_steps": args.navigator_steps})
         if record.state != "ok":
             s = record.status
             raise RunFailed(f"retrain failed at cell {s.get('cell')}: {s.get('error')} — see {record.path / 'notebook.ipynb'}")
@@ -64,6 +73,9 @@ def _retrain(args):
                                                                  else "refused")
     print(f"challenger {state}: ndcg@10 {metrics.get('retrain.ndcg@10.champion'):.4f} -> "
           f"{metrics.get('retrain.ndcg@10.challenger'):.4f}, gain {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}]")
+    if "retrain.navigator_recall@10.challenger" in metrics:  # a full retrain with a Navigator
+        print(f"navigator recall@10 {metrics['retrain.navigator_recall@10.champion']:.4f} -> "
+              f"{metrics['retrain.navigator_recall@10.challenger']:.4f} (warm-started)")
 
 
 def _promote(args):

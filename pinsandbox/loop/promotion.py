@@ -1,8 +1,9 @@
 """Champion and challenger: promote the gated challenger, roll back, and the append-only promotion log.
 
 The champion is what serving and evaluation read: `tastegraph/taste-graph` (and `embeddings/proprietary` when the
-challenger came with refreshed vectors). A retrain publishes the challenger beside it (`tastegraph/challenger`,
-`embeddings/proprietary-challenger`) and its verdict (`loop/verdict`). Promotion first archives the champion as
+challenger came with refreshed vectors; a full retrain's also `embeddings/encoder` and `vlm/navigator-lora`). A
+retrain publishes the challenger beside it (`tastegraph/challenger`, `embeddings/proprietary-challenger`,
+`embeddings/encoder-challenger`, `vlm/navigator-challenger`) and its verdict (`loop/verdict`). Promotion first archives the champion as
 `loop/champion-NNNN-<role>` (one name per promotion, so it is never pruned), then publishes the challenger's files
 as the champion's next version: each swap is the artifact store's atomic link swap. Rollback publishes the
 archived files back. Every decision is one JSON line in `<sandbox>/loop/promotions.jsonl`, appended and fsynced,
@@ -20,7 +21,9 @@ import shutil
 
 from pinsandbox.errors import InvalidInput, NotFound
 
-CHAMPION = {"tastegraph": ("tastegraph", "taste-graph"), "vectors": ("embeddings", "proprietary")}
+# role -> the artifact serving and the next stages read; a full retrain's challenger has all four
+CHAMPION = {"tastegraph": ("tastegraph", "taste-graph"), "vectors": ("embeddings", "proprietary"),
+            "encoder": ("embeddings", "encoder"), "navigator": ("vlm", "navigator-lora")}
 LOG = "loop/promotions.jsonl"
 _STANDARD = {"id", "stage", "name", "created", "run_id", "params", "inputs", "files"}
 

@@ -1,8 +1,10 @@
-"""The cheap refresh and its gate: `run_retrain(sandbox, RetrainConfig(...))` -> `RetrainResult`.
+"""A retrain and its gate: `run_retrain(sandbox, RetrainConfig(...))` -> `RetrainResult`.
 
 1. Vectors: every pin of the current catalog (the pins published since the champion was trained included)
-   embedded by the *frozen* published encoder (`load_encoder` + `prepare` with the encoder's own config), and
-   published as `embeddings/proprietary-challenger`.
+   embedded by the *frozen* published encoder (the cheap refresh), or — a full retrain (`full=True`) — by the
+   champion encoder trained a few more steps on the newest data; published as `embeddings/proprietary-challenger`
+   (`loop.challenger`). A full retrain then warm-starts the champion Navigator's projector and LoRA on those
+   vectors (`vlm/navigator-challenger`).
 2. A refit of the taste graph (the champion's own config) on every event before the catalog's cutoff and every
    event serving accepted (`loop.feedback.logged_events`: validated, deduplicated), published as
    `tastegraph/challenger`; the last log sequence number it holds goes into the verdict, and promotion writes it
@@ -10,7 +12,8 @@
 3. The gate, on the newest window (the events after the cutoff): each pinner's NDCG@k under the challenger and
    under the champion (the serving `tastegraph/taste-graph` with the logged events it has not folded in replayed,
    as the server serves it), the paired bootstrap interval of the
-   gain; guards: recall@k and homefeed p99 latency not worse than the champion's beyond their tolerances.
+   gain; guards: recall@k, homefeed p99 latency, serving cost (mean compute per homefeed request) and, in a
+   full retrain, Navigator recall@10 on the held-out requests, none worse than the champion's beyond its tolerance.
    The verdict is published as `loop/verdict`; when it passes (and `promote`), the challenger is promoted.
 
 Notebook 07, `pinsandbox retrain` and the tests call it; it is an ordinary recorded run from the notebook.
@@ -41,8 +44,13 @@ class RetrainConfig:
     seed: int = 0
     recall_tolerance: float = 0.05  # guard: challenger recall@k at most this much (relative) below the champion's
     latency_tolerance: float = 1.0  # guard: challenger p99 homefeed latency at most (1 + this) × champion's + 1 ms
+    cost_tolerance: float = 0.5  # guard: mean compute per homefeed request at most (1 + this) × champion's + 0.5 ms
+    navigator_tolerance: float = 0.05  # guard (full): Navigator recall@10 at most this much (relative) below
     latency_pinners: int = 200  # pinners timed, one request each, per model
     promote: bool = True  # promote the challenger when the gate passes
+    full: bool = False  # the less frequent full retrain: encoder and Navigator warm-started from the champion
+    encoder_steps: int = 100  # full: more engagement-alignment steps for the champion encoder
+    navigator_steps: int = 60  # full: more LoRA steps for the champion Navigator (when the sandbox has one)
     degrade: str | None = None  # "shuffle": a deliberately bad challenger (engagement shuffled across pins), to test the gate
 
     def validate(self) -> RetrainConfig:
@@ -52,8 +60,11 @@ class RetrainConfig:
             raise InvalidInput(f"n_boot must be at least 100, got {self.n_boot}")
         if not 0.5 <= float(self.level) < 1:
             raise InvalidInput(f"level must be in [0.5, 1), got {self.level}")
-        if self.recall_tolerance < 0 or self.latency_tolerance < 0:
+        if min(self.recall_tolerance, self.latency_tolerance, self.cost_tolerance, self.navigator_tolerance) < 0:
             raise InvalidInput("tolerances must be 0 or more")
+        if int(self.encoder_steps) < 1 or int(self.navigator_steps) < 1:
+            raise InvalidInput(f"encoder_steps and navigator_steps must be at least 1, got {self.encoder_steps} "
+                               f"and {self.navigator_steps}")
         if self.engine is not None:
             from pinsandbox.embeddings.precompute import ENGINES
 
@@ -70,11 +81,13 @@ class RetrainResult(StageResult):
     scores: pd.DataFrame = field(repr=False)  # per pinner: ndcg/recall of champion and challenger
     promoted: dict | None = None  # the promotion log entry, when promoted
     challenger: object = field(default=None, repr=False)  # the fitted TasteGraph
+    navigator: object = field(default=None, repr=False)  # full retrain: loop.challenger.NavigatorRetrain, or None
 
 
-def _p99_ms(models: dict, pinners, k: int) -> dict:
-    """Each model's p99 single-request latency (ms), the models taking turns pinner by pinner (in alternating
-    order): a burst of load from elsewhere on a shared machine lands on both, not on whichever ran then."""
+def _latency_ms(models: dict, pinners, k: int) -> dict:
+    """Each model's single-request latency (ms): {"p99", "mean"} — the mean is the compute a request costs. The
+    models take turns pinner by pinner (in alternating order): a burst of load from elsewhere on a shared machine
+    lands on both, not on whichever ran then."""
     times = {name: [] for name in models}
     names = list(models)
     for i, u in enumerate(pinners):
@@ -82,13 +95,14 @@ def _p99_ms(models: dict, pinners, k: int) -> dict:
             t = time.perf_counter()
             models[name].recommend(u, k)
             times[name].append((time.perf_counter() - t) * 1000)
-    return {name: float(np.percentile(t, 99)) if t else float("nan") for name, t in times.items()}
+    return {name: {"p99": float(np.percentile(t, 99)) if t else float("nan"),
+                   "mean": float(np.mean(t)) if t else float("nan")} for name, t in times.items()}
 
 
 def score_on_window(models: dict, train: pd.DataFrame, test: pd.DataFrame, *, k: int = 10,
                     latency_pinners: int = 200, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Per pinner with held-out targets: ndcg@k and recall@k of each model (columns `<metric>.<model>`), and each
-    model's p99 single-request latency (ms) over the same `latency_pinners` pinners."""
+    model's single-request latency (ms: {"p99", "mean"}) over the same `latency_pinners` pinners."""
     from pinsandbox.metrics import ndcg_at_k, recall_at_k
     from pinsandbox.tastegraph.metrics import _recommend_all, targets_of
 
@@ -100,13 +114,14 @@ def score_on_window(models: dict, train: pd.DataFrame, test: pd.DataFrame, *, k:
         cols[f"ndcg.{name}"] = [ndcg_at_k(recs.get(u, [])[:k], targets[u], k) for u in pinners]
         cols[f"recall.{name}"] = [recall_at_k(recs.get(u, [])[:k], targets[u], k) for u in pinners]
     timed = np.random.default_rng(seed).permutation(pinners)[:latency_pinners]
-    latency = _p99_ms(models, timed, k)
+    latency = _latency_ms(models, timed, k)
     return pd.DataFrame(cols, index=pd.Index(pinners, name="pinner_id")), latency
 
 
-def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig) -> dict:
+def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig, navigator_recall: dict | None = None) -> dict:
     """The verdict: promote when the paired bootstrap lower bound of the challenger's NDCG gain is >= 0 and no
-    guard is worse beyond its tolerance. Every number that decided it is in the verdict."""
+    guard is worse beyond its tolerance. `navigator_recall` (a full retrain's): per held-out request recall@10 of
+    each Navigator. Every number that decided it is in the verdict."""
     from pinsandbox.metrics import bootstrap_ci
 
     gain = (scores["ndcg.challenger"] - scores["ndcg.champion"]).to_numpy()
@@ -116,11 +131,17 @@ def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig) -> dict:
     guards = {
         "recall": {"champion": recall["champion"], "challenger": recall["challenger"],
                    "limit": recall["champion"] * (1 - config.recall_tolerance)},
-        "p99_ms": {"champion": latency["champion"], "challenger": latency["challenger"],
-                   "limit": latency["champion"] * (1 + config.latency_tolerance) + 1.0},
+        "p99_ms": {"champion": latency["champion"]["p99"], "challenger": latency["challenger"]["p99"],
+                   "limit": latency["champion"]["p99"] * (1 + config.latency_tolerance) + 1.0},
+        "cost_ms": {"champion": latency["champion"]["mean"], "challenger": latency["challenger"]["mean"],
+                    "limit": latency["champion"]["mean"] * (1 + config.cost_tolerance) + 0.5},
     }
-    guards["recall"]["ok"] = guards["recall"]["challenger"] >= guards["recall"]["limit"]
-    guards["p99_ms"]["ok"] = guards["p99_ms"]["challenger"] <= guards["p99_ms"]["limit"]
+    if navigator_recall is not None:
+        nav = {m: float(np.mean(navigator_recall[m])) for m in ("champion", "challenger")}
+        guards["navigator_recall"] = {**nav, "limit": nav["champion"] * (1 - config.navigator_tolerance),
+                                      "requests": len(navigator_recall["champion"])}
+    for name, g in guards.items():  # recall-like guards must not fall below their limit, costs not rise above it
+        g["ok"] = bool(g["challenger"] >= g["limit"] if "recall" in name else g["challenger"] <= g["limit"])
     reasons = []
     if lo < 0:
         reasons.append(f"NDCG@{config.k} gain {gain.mean():+.4f}, {config.level:.0%} interval [{lo:+.4f}, {hi:+.4f}]: "
@@ -143,39 +164,13 @@ def _shuffled(events: pd.DataFrame, seed: int) -> pd.DataFrame:
     return events.assign(pin_id=events["pin_id"].to_numpy()[rng.permutation(len(events))])
 
 
-def refresh_vectors(sb, catalog, engine: str | None = None, progress: bool = True):
-    """Every catalog pin embedded by the frozen published encoder, through the same precompute engines as stage 01
-    (`engine`: local | ray; None: the encoder's own config's); published as `embeddings/proprietary-challenger`.
-    Returns (PinVectors, number of pins the champion's vectors did not have), or (None, 0) without an encoder."""
-    import dataclasses
-    import shutil
-
-    from pinsandbox.embeddings import PinVectors, find_vectors, load_encoder
-    from pinsandbox.embeddings.pipeline import precompute_proprietary, prepare, publish_vectors
-
-    if not sb.artifacts.exists("embeddings", "encoder"):
-        return find_vectors(sb), 0
-    config = load_encoder(sb).embeddings_config
-    if engine is not None:
-        config = dataclasses.replace(config, engine=engine)
-    prepared = prepare(sb, config, progress=progress)
-    vectors, _, work = precompute_proprietary(sb, prepared.features, config, progress)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    pin_ids = np.asarray(prepared.features.pin_ids).astype(str)
-    old = find_vectors(sb)
-    new = int((~pd.Index(pin_ids).isin(old.pin_ids if old is not None else [])).sum())
-    encoder_id = sb.artifacts.current_id("embeddings", "encoder")
-    vid, _ = publish_vectors(sb, "proprietary-challenger", pin_ids, vectors, encoder_id,
-                             [catalog.artifact_id, encoder_id], config)
-    shutil.rmtree(work, ignore_errors=True)  # published: the resumable work folder is no longer needed
-    return PinVectors(pin_ids, vectors.astype(np.float32), vid, int(vectors.shape[1])), new
-
-
 def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: bool = True) -> RetrainResult:
-    """Refresh, refit, gate and (when it passes) promote; see the module docstring."""
+    """Refresh (or, `full`, retrain encoder and Navigator), refit, gate and (when it passes) promote; see the
+    module docstring."""
     from tqdm.auto import tqdm
 
     from pinsandbox.catalog import load_catalog
+    from pinsandbox.loop.challenger import refresh_vectors, retrain_encoder, retrain_navigator
     from pinsandbox.loop.feedback import logged_events
     from pinsandbox.loop.promotion import CHAMPION, log_refusal, promote
     from pinsandbox.sandbox import resolve
@@ -200,10 +195,20 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
 
     t0 = time.perf_counter()
     from pinsandbox.embeddings import find_vectors
+    from pinsandbox.vlm.adapter import has_navigator
 
-    refreshed = bool(config.vectors) and sb.artifacts.exists("embeddings", "encoder")
-    vectors, new_pins = refresh_vectors(sb, catalog, config.engine, progress) if refreshed else (find_vectors(sb), 0)
+    encoder_id = navigator = None
+    refreshed = bool(config.vectors or config.full) and sb.artifacts.exists("embeddings", "encoder")
+    if config.full:  # before any work: a full retrain needs an encoder to warm-start
+        vectors, new_pins, encoder_id = retrain_encoder(sb, catalog, steps=config.encoder_steps, seed=config.seed,
+                                                        engine=config.engine, progress=progress)
+    elif refreshed:
+        vectors, new_pins = refresh_vectors(sb, catalog, config.engine, progress)
+    else:
+        vectors, new_pins = find_vectors(sb), 0
     vectors_s = time.perf_counter() - t0
+    if config.full and has_navigator(sb):
+        navigator = retrain_navigator(sb, vectors, steps=config.navigator_steps, seed=config.seed, progress=progress)
     fit_on = _shuffled(train, config.seed) if config.degrade == "shuffle" else train
     t0 = time.perf_counter()
     challenger = TasteGraph(champion.config).fit(fit_on, vectors, pins=catalog.pins["pin_id"],
@@ -214,8 +219,11 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
 
     scores, latency = score_on_window({"champion": champion, "challenger": challenger}, train, test, k=int(config.k),
                                       latency_pinners=int(config.latency_pinners), seed=int(config.seed))
-    verdict = gate(scores, latency, config)
-    verdict["challenger"] = {"tastegraph": challenger_id, **({"vectors": vectors.artifact_id} if refreshed else {})}
+    verdict = gate(scores, latency, config, navigator.recall if navigator is not None else None)
+    verdict["full"] = bool(config.full)
+    verdict["challenger"] = {"tastegraph": challenger_id, **({"vectors": vectors.artifact_id} if refreshed else {}),
+                             **({"encoder": encoder_id} if encoder_id else {}),
+                             **({"navigator": navigator.artifact_id} if navigator is not None else {})}
     verdict["champion"] = {"tastegraph": champion.artifact_id}
     verdict["cutoff"] = catalog.cutoff.isoformat()
     verdict["event_log_seq"] = feedback["seq"]
@@ -242,6 +250,8 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
         f"retrain.recall@{k}.challenger": verdict["guards"]["recall"]["challenger"],
         "retrain.homefeed_p99_ms.champion": verdict["guards"]["p99_ms"]["champion"],
         "retrain.homefeed_p99_ms.challenger": verdict["guards"]["p99_ms"]["challenger"],
+        "retrain.homefeed_cost_ms.champion": verdict["guards"]["cost_ms"]["champion"],
+        "retrain.homefeed_cost_ms.challenger": verdict["guards"]["cost_ms"]["challenger"],
         "retrain.pinners": verdict["pinners"],
         "retrain.new_pins_embedded": new_pins,
         "retrain.logged_events_used": feedback["used"],
@@ -249,11 +259,15 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
         "retrain.logged_events_retimed": feedback["retimed"],
         "retrain.vectors_s": vectors_s,
         "retrain.fit_s": fit_s,
+        "retrain.full": int(bool(config.full)),
         "retrain.passed": int(verdict["passed"]),
         "retrain.promoted": int(promoted is not None),
     }
-    artifacts = {"challenger": challenger_id, "verdict": verdict_id}
-    if refreshed:
-        artifacts["vectors"] = vectors.artifact_id
+    if navigator is not None:
+        metrics["retrain.navigator_recall@10.champion"] = verdict["guards"]["navigator_recall"]["champion"]
+        metrics["retrain.navigator_recall@10.challenger"] = verdict["guards"]["navigator_recall"]["challenger"]
+        metrics["retrain.navigator_train_s"] = navigator.train_s
+    artifacts = {"challenger": challenger_id, "verdict": verdict_id,
+                 **{role: aid for role, aid in verdict["challenger"].items() if role != "tastegraph"}}
     return RetrainResult(stage="retrain", config=config, artifacts=artifacts, metrics=metrics, verdict=verdict,
-                         scores=scores, promoted=promoted, challenger=challenger)
+                         scores=scores, promoted=promoted, challenger=challenger, navigator=navigator)

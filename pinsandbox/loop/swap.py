@@ -15,10 +15,12 @@ import time
 
 import numpy as np
 
+SERVED = ("tastegraph", "vectors", "navigator")  # the champion roles a server reads (the encoder only embeds)
+
 
 def _serves(health: dict, champion: dict) -> bool:
     served = health.get("champion") or {}
-    return all(served.get(role) == aid for role, aid in champion.items())
+    return all(served.get(role) == aid for role, aid in champion.items() if role in SERVED)
 
 
 def swap_under_load(server, action, pinners, pins, *, clients: int = 16, seconds: float = 12.0, lead_s: float = 2.0,

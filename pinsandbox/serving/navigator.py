@@ -145,7 +145,9 @@ class NavigatorBusy(PinsandboxError):
 class Navigator:
     """Navigator in this process: the catalog's pins, their MiniLM text index and the ranker."""
 
-    def __init__(self, pins: pd.DataFrame, text_vectors: np.ndarray, ranker, n_candidates: int = 24, writer=None):
+    def __init__(self, pins: pd.DataFrame, text_vectors: np.ndarray, ranker, n_candidates: int = 24, writer=None,
+                 ids: dict | None = None):
+        self.ids = ids or {}  # the champion artifacts it was loaded from (navigator_ids): what the watcher compares
         self.pins = pins.set_index("pin_id", drop=False)
         self.pin_ids = self.pins["pin_id"].to_numpy()
         self.text_vectors, self.ranker, self.n_candidates = text_vectors, ranker, n_candidates
@@ -167,6 +169,7 @@ class Navigator:
         from pinsandbox.serving.state import text_index
 
         sb = resolve(sandbox)
+        ids = navigator_ids(sb)  # read before loading: a promotion meanwhile is seen as a change, never missed
         catalog = catalog if catalog is not None else load_catalog(sb)
         ranker = load_ranker(sb)
         if replies is None:
@@ -180,7 +183,8 @@ class Navigator:
 
             writer = ReplyWriter()
         rankable = ranker.can_rank(catalog.pins["pin_id"].to_numpy())
-        return cls(catalog.pins[rankable], text_index(sb, catalog, progress)[rankable], ranker, n_candidates, writer)
+        return cls(catalog.pins[rankable], text_index(sb, catalog, progress)[rankable], ranker, n_candidates, writer,
+                   ids)
 
     def constraints(self, text: str, max_price: float | None = None) -> Constraints:
         """What `text` states (`max_price`, when given, overrides the price limit it states)."""
@@ -216,8 +220,19 @@ class Navigator:
     async def ask_async(self, text: str, k: int = 8, max_price: float | None = None) -> dict:
         return await asyncio.to_thread(self.ask, text, k, max_price)
 
-    def close(self) -> None:
+    loaded = True  # (a NavigatorWorker is not until its process has loaded)
+
+    def close(self, finish_pending: bool = False) -> None:
         pass
+
+
+def navigator_ids(sb) -> dict:
+    """The champion artifacts Navigator serves from: the fine-tuned Navigator and the pin vectors it ranks with
+    (None where the sandbox has none). Two link reads, cheap enough to poll."""
+    from pinsandbox.vlm.adapter import ADAPTER_NAME, ADAPTER_STAGE, ADAPTER_VECTORS
+
+    current = lambda stage, name: sb.artifacts.current_id(stage, name) if sb.artifacts.exists(stage, name) else None  # noqa: E731
+    return {"navigator": current(ADAPTER_STAGE, ADAPTER_NAME), "navigator_vectors": current("embeddings", ADAPTER_VECTORS)}
 
 
 _WORKER: Navigator | None = None  # the worker process's own Navigator, loaded once
@@ -248,8 +263,8 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _describe() -> tuple[str, str]:
-    return _WORKER.name, _WORKER.reason
+def _describe() -> tuple[str, str, dict]:
+    return _WORKER.name, _WORKER.reason, _WORKER.ids
 
 
 def _ask(text: str, k: int, max_price: float | None) -> dict:
@@ -278,7 +293,16 @@ class NavigatorWorker:
     def reason(self) -> str:
         return self._described()[1]
 
-    def _described(self) -> tuple[str, str]:
+    @property
+    def loaded(self) -> bool:
+        return self._ready.done()
+
+    @property
+    def ids(self) -> dict:
+        """The champion artifacts the worker loaded (waits until it has)."""
+        return self._described()[2]
+
+    def _described(self) -> tuple[str, str, dict]:
         try:
             return self._ready.result()
         except BrokenProcessPool:
@@ -297,8 +321,9 @@ class NavigatorWorker:
         finally:
             self._waiting -= 1
 
-    def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+    def close(self, finish_pending: bool = False) -> None:
+        """Stop the worker; `finish_pending`: after answering the requests already queued (a Navigator swap)."""
+        self._pool.shutdown(wait=False, cancel_futures=not finish_pending)
 
 
 def _answer(text: str, pins: list[dict], rows: pd.DataFrame) -> str:

@@ -26,7 +26,7 @@ from pinsandbox.errors import InvalidInput, NotFound
 from pinsandbox.sandbox.artifacts import atomic_file
 from pinsandbox.schema import utc_timestamp
 from pinsandbox.serving.eventlog import EventLog
-from pinsandbox.serving.navigator import Navigator, NavigatorWorker, pin_card, pin_fields
+from pinsandbox.serving.navigator import Navigator, NavigatorWorker, navigator_ids, pin_card, pin_fields
 
 TASTE_GRAPH = "taste-graph"  # tastegraph/<name> artifact the server starts from when it exists
 
@@ -161,6 +161,8 @@ class ServingState:
         self._stripes = [threading.Lock() for _ in range(64)]
         self.swaps: list[dict] = []  # every champion swap: ids, when, how long the build took
         self.previous: Champion | None = None  # the champion swapped out last, kept for an instant rollback
+        self.navigator_swaps: list[dict] = []  # every Navigator swap (a promotion changed its model or vectors)
+        self._navigator_failed: dict | None = None  # navigator ids that failed to load: not retried until they change
 
     # what the current champion serves (read-only views, for callers and tests)
     catalog = property(lambda self: self.champion.catalog)
@@ -211,17 +213,55 @@ class ServingState:
         self.swaps.append(entry)
         return entry
 
+    def swap_navigator(self) -> dict:
+        """Load the champion's Navigator off the request path — in a new worker process when the server runs one —
+        then serve it: one reference assignment. The old one answers the requests it already holds, then stops."""
+        started = time.perf_counter()
+        c = self.config
+        new = (NavigatorWorker(self.sandbox, c.navigator_candidates, c.navigator_queue, c.navigator_nice)
+               if isinstance(self.nav, NavigatorWorker) else Navigator.load(self.sandbox, n_candidates=c.navigator_candidates))
+        try:
+            to = new.ids  # a worker: waits until its process has loaded (raises if it died doing so)
+        except Exception:
+            new.close()
+            raise
+        old, self.nav = self.nav, new
+        entry = {"from": old.ids, "to": to, "at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+                 "build_s": round(time.perf_counter() - started, 3)}
+        old.close(finish_pending=True)
+        self.navigator_swaps.append(entry)
+        return entry
+
+    def _follow_navigator(self) -> None:
+        import sys
+
+        try:
+            entry = self.swap_navigator()
+        except Exception as exc:  # noqa: BLE001 (the old Navigator keeps serving)
+            self._navigator_failed = navigator_ids(self.sandbox)
+            print(f"pinsandbox serve: new Navigator {self._navigator_failed} not served ({type(exc).__name__}: "
+                  f"{exc}); still serving {self.nav.ids}", file=sys.stderr, flush=True)
+            return
+        print(f"pinsandbox serve: Navigator now serves {entry['to']} (loaded in {entry['build_s']:.2f} s)",
+              file=sys.stderr, flush=True)
+
     def watch(self, stop: threading.Event | None = None) -> None:
         """Follow promotions and rollbacks until `stop` is set (the server runs this in a thread): when the
         champion's artifacts change, wait for the promotion to finish writing, swap, then warm the new homefeeds
-        in the background. A champion that fails to load is reported and skipped; the old one keeps serving."""
+        in the background; when Navigator's model or vectors change, load the new Navigator in a thread of its own
+        (it takes longer) and swap it too. What fails to load is reported and skipped; the old one keeps serving."""
         import sys
 
         from pinsandbox.loop.promotion import settled
 
         stop = stop or threading.Event()
-        failed = None
+        failed, navigator_loading = None, None
         while not stop.wait(self.config.watch_s):
+            nav_ids = navigator_ids(self.sandbox)
+            if (self.nav.loaded and nav_ids != self.nav.ids and nav_ids != self._navigator_failed
+                    and not (navigator_loading and navigator_loading.is_alive())):
+                navigator_loading = threading.Thread(target=self._follow_navigator, name="swap-navigator", daemon=True)
+                navigator_loading.start()
             ids = champion_ids(self.sandbox, self.config)
             if ids == self.champion.ids or ids == failed:
                 continue
@@ -352,8 +392,11 @@ class ServingState:
     def health(self) -> dict:
         c = self.champion
         return {"status": "ok", "sandbox": self.sandbox.owner, "catalog": c.catalog.artifact_id,
-                "taste_graph": c.taste_source, "vectors": c.vectors_id, "champion": c.ids, "ranker": self.nav.name,
+                "taste_graph": c.taste_source, "vectors": c.vectors_id, "ranker": self.nav.name if self.nav.loaded else None,
+                # what is served now, role -> artifact id (a full retrain's promotion also changes the Navigator)
+                "champion": {**c.ids, **({"navigator": self.nav.ids["navigator"]} if self.nav.loaded else {})},
                 "champion_swaps": len(self.swaps), "last_swap": self.swaps[-1] if self.swaps else None,
+                "navigator": self.nav.ids if self.nav.loaded else None, "navigator_swaps": len(self.navigator_swaps),
                 "events_logged": self.log.last_seq(), "events_applied": c.applied_seq, "events_replayed_at_start": self.replayed,
                 "events_skipped": c.skipped,
                 "startup_s": round(self.startup_s, 2), "homefeeds_cached": len(c.cache), "warm": c.warmed,

@@ -17,8 +17,10 @@ ADAPTER_STAGE, ADAPTER_NAME = "vlm", "navigator-lora"
 ADAPTER_VECTORS = "proprietary"  # the arm that is published: swapped + proprietary vectors
 
 
-def publish_adapter(sandbox, arm, base_dir: Path, *, config, inputs: list[str], metrics: dict) -> str:
-    """Publish `vlm/navigator-lora` from a trained swapped arm, with `config` (the NavigatorConfig) beside it."""
+def publish_adapter(sandbox, arm, base_dir: Path, *, config, inputs: list[str], metrics: dict,
+                    name: str = ADAPTER_NAME) -> str:
+    """Publish `vlm/<name>` (default `navigator-lora`; the loop's full retrain publishes `navigator-challenger`)
+    from a trained swapped arm, with `config` (the NavigatorConfig) beside it."""
     import shutil
 
     import pandas as pd
@@ -26,13 +28,13 @@ def publish_adapter(sandbox, arm, base_dir: Path, *, config, inputs: list[str], 
     from pinsandbox.sandbox import resolve
 
     sb = resolve(sandbox)
-    with sb.artifacts.write(ADAPTER_STAGE, ADAPTER_NAME, config=config, inputs=inputs) as w:
+    with sb.artifacts.write(ADAPTER_STAGE, name, config=config, inputs=inputs) as w:
         arm.result.model.save_pretrained(w.path / "adapter")
         shutil.copytree(base_dir, w.path / "base")
         (w.path / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
         pd.DataFrame({"step": np.arange(1, len(arm.result.losses) + 1), "loss": arm.result.losses}).to_parquet(
             w.path / "losses.parquet", index=False)
-    return sb.artifacts.current_id(ADAPTER_STAGE, ADAPTER_NAME)
+    return sb.artifacts.current_id(ADAPTER_STAGE, name)
 
 
 def has_navigator(sandbox=None) -> bool:
@@ -41,13 +43,15 @@ def has_navigator(sandbox=None) -> bool:
     return resolve(sandbox).artifacts.exists(ADAPTER_STAGE, ADAPTER_NAME)
 
 
-def load_navigator_model(art):
-    """The fine-tuned swapped model (base + peft adapter) of a `vlm/navigator-lora` artifact."""
+def load_navigator_model(art, trainable: bool = False):
+    """The fine-tuned swapped model (base + peft adapter) of a `vlm/navigator-lora` artifact; `trainable`: LoRA,
+    projector and head ready to train on (a warm start), else in eval mode."""
     from peft import PeftModel
 
     from pinsandbox.vlm.presets import load_model
 
-    return PeftModel.from_pretrained(load_model(art.path / "base"), art.path / "adapter").eval()
+    model = PeftModel.from_pretrained(load_model(art.path / "base"), art.path / "adapter", is_trainable=trainable)
+    return model if trainable else model.eval()
 
 
 class Navigator:

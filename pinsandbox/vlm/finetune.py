@@ -99,12 +99,14 @@ def listwise_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def finetune(model, task: NavigatorTask, route, cfg: FinetuneConfig | None = None, *, progress: bool = True,
              eval_examples: list[NavigatorExample] | None = None) -> FinetuneResult:
-    """Wrap `model` with LoRA and train it `cfg.steps` steps on `task.train` through `route`."""
+    """Wrap `model` with LoRA and train it `cfg.steps` steps on `task.train` through `route`. A PeftModel (a
+    published adapter loaded trainable) goes on training as it is: the loop's warm start."""
+    from peft import PeftModel
     from tqdm.auto import tqdm
 
     cfg = cfg or FinetuneConfig()
     torch.set_num_threads(cfg.threads)
-    peft_model = add_lora(model, route, cfg)
+    peft_model = model if isinstance(model, PeftModel) else add_lora(model, route, cfg)
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
     warmup = max(1, cfg.steps // 10)  # linear warm-up, then cosine decay to 10%

@@ -79,13 +79,16 @@ def build_task(gold_navigator: pd.DataFrame, pins: pd.DataFrame, *, n_candidates
     return NavigatorTask(out["train"][:max_train], out["test"][:max_test], n_candidates)
 
 
-def load_task(sandbox=None, **options) -> NavigatorTask:
-    """The Navigator task from a sandbox's catalog and Pinworld ground truth."""
+def load_task(sandbox=None, only_pins=None, **options) -> NavigatorTask:
+    """The Navigator task from a sandbox's catalog and Pinworld ground truth; `only_pins`: candidates drawn among
+    these pins only (those every model compared has a vector for: pins published later have none in older ones)."""
     from pinsandbox.catalog import load_catalog, load_ground_truth
 
     catalog = load_catalog(sandbox)
     truth = load_ground_truth(sandbox)
     pins = catalog.pins.drop(columns=[c for c in ("style",) if c in catalog.pins.columns])
+    if only_pins is not None:
+        pins = pins[pins["pin_id"].astype(str).isin(set(np.asarray(only_pins).astype(str)))]
     pins = pins.merge(truth.pin_styles[["pin_id", "style"]], on="pin_id", how="left")
     return build_task(truth.gold_navigator, pins, **options)
 
