@@ -80,10 +80,12 @@ def gate_section(n: int) -> dict:
         loop_s = time.perf_counter() - t
         bad = run_retrain(sb, RetrainConfig(seed=seed, promote=False, latency_pinners=50, vectors=False,
                                             degrade="shuffle"), progress=False)
+        failed = lambda v: (["ndcg"] if v["interval"][0] < 0 else []) + [n for n, g in v["guards"].items() if not g["ok"]]  # noqa: E731
         rows.append({"seed": seed, "genuine_passed": good.verdict["passed"], "genuine_gain": round(good.verdict["gain"], 4),
                      "genuine_interval": [round(x, 4) for x in good.verdict["interval"]],
+                     "genuine_failed": ", ".join(failed(good.verdict)) or "—",
                      "degraded_passed": bad.verdict["passed"], "degraded_gain": round(bad.verdict["gain"], 4),
-                     "loop_s": round(loop_s, 1)})
+                     "degraded_failed": ", ".join(failed(bad.verdict)) or "—", "loop_s": round(loop_s, 1)})
         print(json.dumps(rows[-1]), flush=True)
     return {"worlds": n,
             "gate_genuine_promoted": sum(r["genuine_passed"] for r in rows),
@@ -227,7 +229,7 @@ def gate_page(out: dict, results: Path) -> Path:
         "`data advance`). In each, two challengers face the same champion on the new window: a genuine retrain (the "
         "cheap refresh) and a degraded one fitted on engagement shuffled across pins. The gate promotes when the paired "
         "95 % bootstrap lower bound of the NDCG@10 gain is ≥ 0 and no guard (recall@10, homefeed p99 latency, cost "
-        "per request) is worse beyond its tolerance.", "",
+        "per request, saves per pinner in the A/B simulation) is worse beyond its tolerance.", "",
         f"- degraded challengers refused: **{out['gate_degraded_refused']} of {n}** "
         f"(goal {n} of {n}: {_met(out['gate_degraded_refused'] == n)})",
         f"- genuine challengers promoted: **{out['gate_genuine_promoted']} of {n}** "

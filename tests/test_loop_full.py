@@ -51,7 +51,7 @@ def test_full_retrain_gates_promotes_all_four_roles_and_rolls_back(world):
     nav = v["guards"]["navigator_recall"]
     assert nav["requests"] == len(result.navigator.recall["champion"]) == len(result.navigator.recall["challenger"]) > 0
     assert nav["champion"] == pytest.approx(np.mean(result.navigator.recall["champion"]))
-    assert {"recall", "p99_ms", "cost_ms", "navigator_recall"} == set(v["guards"])
+    assert {"recall", "p99_ms", "cost_ms", "navigator_recall", "ab_saves"} == set(v["guards"])
     for name in ("retrain.navigator_recall@10.challenger", "retrain.homefeed_cost_ms.challenger"):
         assert np.isfinite(result.metrics[name])
     # the new encoder embeds every pin, the new pins included, and its Navigator ranks with those vectors

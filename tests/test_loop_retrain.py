@@ -56,6 +56,7 @@ def test_retrain_refreshes_gates_promotes_and_rolls_back(world, capsys):
     for key in result.metrics:
         check_metric_key(key)
     v = result.verdict
+    assert v["guards"]["ab_saves"]["ok"] and v["guards"]["cost_ms"]["ok"], v["guards"]
     # new pins got vectors from the frozen encoder; the challenger knows them, the champion does not
     assert result.metrics["retrain.new_pins_embedded"] > 0
     vec = np.load(world.artifacts.read("embeddings", "proprietary-challenger").file("vectors.npy"))
@@ -87,6 +88,10 @@ def test_retrain_refreshes_gates_promotes_and_rolls_back(world, capsys):
     # a challenger trained on shuffled engagement is refused, logged, and cannot be promoted without --force
     bad = run_retrain(world, RetrainConfig(**FAST, vectors=False, degrade="shuffle"), progress=False)
     assert not bad.verdict["passed"] and bad.promoted is None and bad.verdict["interval"][0] < 0
+    # the A/B simulation agrees: the simulated pinners save fewer of its pins than of the champion's
+    ab = bad.verdict["guards"]["ab_saves"]
+    assert ab["pinners"] > 100 and not ab["ok"] and ab["difference_interval"][1] < 0, ab
+    assert any(r.startswith("guard ab_saves") for r in bad.verdict["reasons"])
     assert world.artifacts.current_id("tastegraph", "taste-graph") == back.id
     assert promotion_log(world)[-1]["action"] == "refused"
     assert pinsandbox.cli.main(["promote", "--sandbox", "world"]) == 2

@@ -12,8 +12,10 @@
 3. The gate, on the newest window (the events after the cutoff): each pinner's NDCG@k under the challenger and
    under the champion (the serving `tastegraph/taste-graph` with the logged events it has not folded in replayed,
    as the server serves it), the paired bootstrap interval of the
-   gain; guards: recall@k, homefeed p99 latency, serving cost (mean compute per homefeed request) and, in a
-   full retrain, Navigator recall@10 on the held-out requests, none worse than the champion's beyond its tolerance.
+   gain; guards: recall@k, homefeed p99 latency, serving cost (mean compute per homefeed request), on Pinworld
+   the A/B simulation (stage 06's simulated pinners, by their interests in the new window: saves per pinner)
+   and, in a full retrain, Navigator recall@10 on the held-out requests — none worse than the champion's beyond
+   its tolerance.
    The verdict is published as `loop/verdict`; when it passes (and `promote`), the challenger is promoted.
 
 Notebook 07, `pinsandbox retrain` and the tests call it; it is an ordinary recorded run from the notebook.
@@ -46,6 +48,8 @@ class RetrainConfig:
     latency_tolerance: float = 1.0  # guard: challenger p99 homefeed latency at most (1 + this) × champion's + 1 ms
     cost_tolerance: float = 0.5  # guard: mean compute per homefeed request at most (1 + this) × champion's + 0.5 ms
     navigator_tolerance: float = 0.05  # guard (full): Navigator recall@10 at most this much (relative) below
+    ab_pinners: int = 200  # guard (Pinworld): simulated pinners in the A/B simulation; 0 leaves it out
+    ab_tolerance: float = 0.05  # guard: A/B saves per pinner at most this much (relative) below the champion's
     latency_pinners: int = 200  # pinners timed, one request each, per model
     promote: bool = True  # promote the challenger when the gate passes
     full: bool = False  # the less frequent full retrain: encoder and Navigator warm-started from the champion
@@ -60,8 +64,11 @@ class RetrainConfig:
             raise InvalidInput(f"n_boot must be at least 100, got {self.n_boot}")
         if not 0.5 <= float(self.level) < 1:
             raise InvalidInput(f"level must be in [0.5, 1), got {self.level}")
-        if min(self.recall_tolerance, self.latency_tolerance, self.cost_tolerance, self.navigator_tolerance) < 0:
+        if min(self.recall_tolerance, self.latency_tolerance, self.cost_tolerance, self.navigator_tolerance,
+               self.ab_tolerance) < 0:
             raise InvalidInput("tolerances must be 0 or more")
+        if int(self.ab_pinners) < 0:
+            raise InvalidInput(f"ab_pinners must be 0 (no A/B guard) or more, got {self.ab_pinners}")
         if int(self.encoder_steps) < 1 or int(self.navigator_steps) < 1:
             raise InvalidInput(f"encoder_steps and navigator_steps must be at least 1, got {self.encoder_steps} "
                                f"and {self.navigator_steps}")
@@ -118,10 +125,33 @@ def score_on_window(models: dict, train: pd.DataFrame, test: pd.DataFrame, *, k:
     return pd.DataFrame(cols, index=pd.Index(pinners, name="pinner_id")), latency
 
 
-def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig, navigator_recall: dict | None = None) -> dict:
+def ab_saves(sb, catalog, train: pd.DataFrame, models: dict, config: RetrainConfig) -> dict | None:
+    """Stage 06's A/B simulation of champion and challenger on the new window: each simulated pinner (the same
+    random draws in both) opens daily homefeeds from the cutoff and reacts by their interests then. Per pinner
+    saves, model -> list (same pinners, same order); None without Pinworld ground truth or with `ab_pinners=0`."""
+    from types import SimpleNamespace
+
+    from pinsandbox.catalog import load_ground_truth
+    from pinsandbox.evaluation.abtest import ABConfig, simulate
+    from pinsandbox.evaluation.variants import Context
+
+    if not int(config.ab_pinners):
+        return None
+    try:
+        truth = load_ground_truth(sb)
+    except NotFound:  # an imported catalog: no simulated pinners to run
+        return None
+    outcomes = simulate(Context(catalog, truth, train), {name: SimpleNamespace(feed=m) for name, m in models.items()},
+                        ABConfig(pinners=int(config.ab_pinners), k=int(config.k), seed=int(config.seed)))
+    return {name: g.sort_values("pinner_id")["saves"].astype(float).tolist() for name, g in outcomes.groupby("variant")}
+
+
+def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig, navigator_recall: dict | None = None,
+         saves: dict | None = None) -> dict:
     """The verdict: promote when the paired bootstrap lower bound of the challenger's NDCG gain is >= 0 and no
     guard is worse beyond its tolerance. `navigator_recall` (a full retrain's): per held-out request recall@10 of
-    each Navigator. Every number that decided it is in the verdict."""
+    each Navigator; `saves`: per simulated pinner A/B saves of each. Every number that decided it is in the
+    verdict."""
     from pinsandbox.metrics import bootstrap_ci
 
     gain = (scores["ndcg.challenger"] - scores["ndcg.champion"]).to_numpy()
@@ -140,8 +170,14 @@ def gate(scores: pd.DataFrame, latency: dict, config: RetrainConfig, navigator_r
         nav = {m: float(np.mean(navigator_recall[m])) for m in ("champion", "challenger")}
         guards["navigator_recall"] = {**nav, "limit": nav["champion"] * (1 - config.navigator_tolerance),
                                       "requests": len(navigator_recall["champion"])}
-    for name, g in guards.items():  # recall-like guards must not fall below their limit, costs not rise above it
-        g["ok"] = bool(g["challenger"] >= g["limit"] if "recall" in name else g["challenger"] <= g["limit"])
+    if saves is not None:
+        ab = {m: float(np.mean(saves[m])) for m in ("champion", "challenger")}
+        lo_s, hi_s = bootstrap_ci(np.asarray(saves["challenger"]) - np.asarray(saves["champion"]), n=int(config.n_boot),
+                                  level=float(config.level), seed=int(config.seed))
+        guards["ab_saves"] = {**ab, "limit": ab["champion"] * (1 - config.ab_tolerance),
+                              "difference_interval": [lo_s, hi_s], "pinners": len(saves["champion"])}
+    for name, g in guards.items():  # quality guards must not fall below their limit, costs not rise above it
+        g["ok"] = bool(g["challenger"] <= g["limit"] if name in ("p99_ms", "cost_ms") else g["challenger"] >= g["limit"])
     reasons = []
     if lo < 0:
         reasons.append(f"NDCG@{config.k} gain {gain.mean():+.4f}, {config.level:.0%} interval [{lo:+.4f}, {hi:+.4f}]: "
@@ -219,7 +255,8 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
 
     scores, latency = score_on_window({"champion": champion, "challenger": challenger}, train, test, k=int(config.k),
                                       latency_pinners=int(config.latency_pinners), seed=int(config.seed))
-    verdict = gate(scores, latency, config, navigator.recall if navigator is not None else None)
+    saves = ab_saves(sb, catalog, train, {"champion": champion, "challenger": challenger}, config)
+    verdict = gate(scores, latency, config, navigator.recall if navigator is not None else None, saves)
     verdict["full"] = bool(config.full)
     verdict["challenger"] = {"tastegraph": challenger_id, **({"vectors": vectors.artifact_id} if refreshed else {}),
                              **({"encoder": encoder_id} if encoder_id else {}),
@@ -263,6 +300,9 @@ def run_retrain(sandbox=None, config: RetrainConfig | None = None, progress: boo
         "retrain.passed": int(verdict["passed"]),
         "retrain.promoted": int(promoted is not None),
     }
+    if saves is not None:
+        metrics["retrain.ab_saves_per_pinner.champion"] = verdict["guards"]["ab_saves"]["champion"]
+        metrics["retrain.ab_saves_per_pinner.challenger"] = verdict["guards"]["ab_saves"]["challenger"]
     if navigator is not None:
         metrics["retrain.navigator_recall@10.champion"] = verdict["guards"]["navigator_recall"]["champion"]
         metrics["retrain.navigator_recall@10.challenger"] = verdict["guards"]["navigator_recall"]["challenger"]
