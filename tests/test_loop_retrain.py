@@ -18,6 +18,7 @@ from pinsandbox.loop import (
     promote,
     promotion_log,
     regression_alarm,
+    rollback,
     run_retrain,
 )
 from pinsandbox.stages import check_metric_key
@@ -203,3 +204,21 @@ def test_refresh_on_ray_writes_the_vectors_the_local_engine_writes(world):
     assert np.allclose(local.vectors, on_ray.vectors, atol=1e-5)
     assert world.artifacts.read("embeddings", "proprietary-challenger").config().engine == "ray"
     assert not list(world.path("tmp/embeddings-precompute").glob("*"))  # work folders gone once published
+
+
+def test_promotions_prune_archives_no_rollback_can_reach(world, monkeypatch):
+    from pinsandbox.loop import promotion
+
+    monkeypatch.setattr(promotion, "ARCHIVES_KEPT", 1)
+    config = RetrainConfig(**FAST, vectors=False, promote=False)
+    for _ in range(2):
+        advance_catalog(world, 7, progress=False)
+        run_retrain(world, config, progress=False)
+        promote(world, force=True)  # forced: this test is about the archives, not the gate
+    archives = sorted(p.name for p in (world.artifacts.root / "loop").iterdir() if p.is_symlink() and "champion-" in p.name)
+    assert archives == ["champion-0002-tastegraph"]  # promotion 1's archive is beyond reach: deleted, link and files
+    assert not list((world.artifacts.root / "loop").glob("champion-0001-*"))
+    assert [e["action"] for e in promotion_log(world)] == ["promote", "promote"]  # the log still names it
+    rollback(world)  # undoes promotion 2, from its archive
+    with pytest.raises(InvalidInput, match="no longer archived"):
+        rollback(world)

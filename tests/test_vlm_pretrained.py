@@ -150,4 +150,7 @@ def test_navigator_replies_by_smollm2_name_only_picked_pins(world):
         assert named and named <= picked, (out["answer"], named - picked)
         for p in out["pins"][:3]:
             assert f"{p['title']} (${p['price']:.2f})" in out["answer"]
+    before = nav.writer.opening.cache_info()
     assert nav.ask("lamps", k=3)["answer"] == nav.ask("lamps", k=3)["answer"]  # greedy: the same words again
+    after = nav.writer.opening.cache_info()  # …generated once: the opening depends on the text alone
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)

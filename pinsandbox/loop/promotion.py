@@ -4,9 +4,10 @@ The champion is what serving and evaluation read: `tastegraph/taste-graph` (and 
 challenger came with refreshed vectors; a full retrain's also `embeddings/encoder` and `vlm/navigator-lora`). A
 retrain publishes the challenger beside it (`tastegraph/challenger`, `embeddings/proprietary-challenger`,
 `embeddings/encoder-challenger`, `vlm/navigator-challenger`) and its verdict (`loop/verdict`). Promotion first archives the champion as
-`loop/champion-NNNN-<role>` (one name per promotion, so it is never pruned), then publishes the challenger's files
-as the champion's next version: each swap is the artifact store's atomic link swap. Rollback publishes the
-archived files back. Every decision is one JSON line in `<sandbox>/loop/promotions.jsonl`, appended and fsynced,
+`loop/champion-NNNN-<role>` (one name per promotion), then publishes the challenger's files as the champion's
+next version: each swap is the artifact store's atomic link swap. Rollback publishes the archived files back.
+The archives of the last `ARCHIVES_KEPT` promotions not rolled back are kept, so that many rollbacks in a row
+are possible; older ones are deleted after each promotion (the log still names them). Every decision is one JSON line in `<sandbox>/loop/promotions.jsonl`, appended and fsynced,
 never rewritten.
 """
 
@@ -25,6 +26,7 @@ from pinsandbox.errors import InvalidInput, NotFound
 CHAMPION = {"tastegraph": ("tastegraph", "taste-graph"), "vectors": ("embeddings", "proprietary"),
             "encoder": ("embeddings", "encoder"), "navigator": ("vlm", "navigator-lora")}
 LOG = "loop/promotions.jsonl"
+ARCHIVES_KEPT = 10  # promotions whose previous champion stays archived: how far back rollbacks can go
 _STANDARD = {"id", "stage", "name", "created", "run_id", "params", "inputs", "files"}
 
 
@@ -130,9 +132,31 @@ def promote(sandbox=None, *, force: bool = False) -> dict:
             # the taste graph holds the logged events up to this sequence number: serving replays only later ones
             extra = {"event_log_seq": verdict.get("event_log_seq", 0)} if role == "tastegraph" else None
             after[role] = _copy(sb, art, stage, name, extra)
-        return _append(sb, {"action": "promote", "verdict": verdict_art.id, "forced": bool(force and not verdict["passed"]),
-                            "champion_before": before, "archived": archived, "champion_after": after,
-                            "reasons": verdict["reasons"], "gain": verdict["gain"], "interval": verdict["interval"]})
+        entry = _append(sb, {"action": "promote", "verdict": verdict_art.id, "forced": bool(force and not verdict["passed"]),
+                             "champion_before": before, "archived": archived, "champion_after": after,
+                             "reasons": verdict["reasons"], "gain": verdict["gain"], "interval": verdict["interval"]})
+        _prune_archives(sb)
+        return entry
+
+
+def _live_promotions(log: list[dict]) -> list[dict]:
+    """Promotions not rolled back, oldest first: the stack a rollback pops from."""
+    undone = {e["undoes"] for e in log if e["action"] == "rollback"}
+    return [e for e in log if e["action"] == "promote" and e["seq"] not in undone]
+
+
+def _prune_archives(sb) -> list[str]:
+    """Delete the archives no rollback can reach any more (all but the last ARCHIVES_KEPT live promotions');
+    returns the archive names deleted."""
+    keep = {f"champion-{e['seq']:04d}-" for e in _live_promotions(promotion_log(sb))[-ARCHIVES_KEPT:]}
+    loop_dir = sb.artifacts.root / "loop"
+    names = {p.name.split("@", 1)[0] for p in loop_dir.glob("champion-*")} if loop_dir.exists() else set()
+    gone = sorted(n for n in names if not any(n.startswith(k) for k in keep))
+    for name in gone:
+        (loop_dir / name).unlink(missing_ok=True)  # the link first: a reader never follows it into a half-deleted folder
+        for version in loop_dir.glob(f"{name}@*"):
+            shutil.rmtree(version, ignore_errors=True)
+    return gone
 
 
 def rollback(sandbox=None) -> dict:
@@ -141,14 +165,15 @@ def rollback(sandbox=None) -> dict:
 
     sb = resolve(sandbox)
     with _locked(sb):
-        log = promotion_log(sb)
-        undone = {e["undoes"] for e in log if e["action"] == "rollback"}
-        live = [e for e in log if e["action"] == "promote" and e["seq"] not in undone]
+        live = _live_promotions(promotion_log(sb))
         if not live:
             raise InvalidInput(f"sandbox {sb.owner!r} has no promotion to roll back (see loop/promotions.jsonl)")
         last = live[-1]
         if not last["archived"]:
             raise InvalidInput(f"promotion {last['seq']} replaced no earlier champion: there is nothing to go back to")
+        if not all(sb.artifacts.exists("loop", aid.split("/", 1)[1].split("@", 1)[0]) for aid in last["archived"].values()):
+            raise InvalidInput(f"the champion before promotion {last['seq']} is no longer archived (only the last "
+                               f"{ARCHIVES_KEPT} promotions' are kept): promote an earlier challenger again instead")
         restored = {}
         for role, aid in last["archived"].items():
             stage, name = CHAMPION[role]

@@ -9,10 +9,14 @@ the same words), prompted with the request and the picked pins' titles and told 
 The pins themselves — titles and prices — are then written from the picked pins' own fields, never by the model.
 An opening that still names a price, a number or any catalog title that was not picked is dropped for a plain
 one, so a reply can only name pins that were picked (`named_pins` is the check the tests and the measurement use).
+
+The opening depends on the request text alone (greedy decoding), so it is generated once per text and kept
+(`cache_size` texts, least recently used dropped): a request asked again costs no generation.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pinsandbox.vlm.pretrained import SMOLLM2
@@ -36,7 +40,7 @@ def _pin_list(pins: list[dict]) -> str:
 class ReplyWriter:
     """The reply writer of one pretrained causal LM (a pretrained preset name or a GGUF path: its full model)."""
 
-    def __init__(self, source: str = SMOLLM2, max_new_tokens: int = 24, named: int = 3):
+    def __init__(self, source: str = SMOLLM2, max_new_tokens: int = 24, named: int = 3, cache_size: int = 4096):
         from transformers import LlamaForCausalLM
 
         from pinsandbox.vlm import pretrained
@@ -49,9 +53,10 @@ class ReplyWriter:
         self.model = model.eval()
         self.tokenizer = pretrained.load_tokenizer(source)
         self.max_new_tokens, self.named = max_new_tokens, named
+        self.opening = functools.lru_cache(maxsize=cache_size)(self._generate)  # thread-safe
 
-    def opening(self, text: str, pins: list[dict]) -> str:
-        """The model's one opening sentence (greedy decoding), before any grounding check."""
+    def _generate(self, text: str) -> str:
+        """The model's one opening sentence for `text` (greedy decoding), before any grounding check."""
         import torch
 
         messages = [{"role": "system", "content": SYSTEM},
@@ -72,7 +77,7 @@ class ReplyWriter:
         if not pins:
             return f"Nothing in the catalog fits “{text}”."
         picked = {p["pin_id"] for p in pins}
-        opening = self.opening(text, pins)
+        opening = self.opening(text)
         if not opening or re.search(r"[\d$€£]", opening) or named_pins(opening, titles) - picked:
             opening = f"Here is what I found for “{text}”."
         shown = pins[: self.named]
