@@ -225,6 +225,22 @@ def test_precompute_resumes_after_interruption(tmp_path, monkeypatch):
     assert np.allclose(vectors, enc.embed(f), atol=1e-6)
 
 
+def test_precompute_in_one_process_embeds_new_features_written_to_the_same_path(tmp_path):
+    """A refresh after `data advance` writes more pins' features where the last one's were: a long-lived process
+    (a benchmark, `retrain --in-process`) must embed the new ones, not the features it loaded before."""
+    import shutil
+
+    from pinsandbox.embeddings.precompute import precompute
+
+    f, enc = _saved_inputs(tmp_path)
+    first, _ = precompute(tmp_path / "encoder", tmp_path / "features.npz", len(f), tmp_path / "w", progress=False)
+    shutil.rmtree(tmp_path / "w")
+    more = random_features(n=150, seed=1)
+    more.save(tmp_path / "features.npz")
+    again, _ = precompute(tmp_path / "encoder", tmp_path / "features.npz", len(more), tmp_path / "w", progress=False)
+    assert len(first) == 130 and np.allclose(again, enc.embed(more), atol=1e-6)
+
+
 @pytest.mark.slow
 def test_ray_and_local_engines_write_the_same_vectors(tmp_path):
     from pinsandbox.embeddings.precompute import precompute

@@ -7,6 +7,7 @@ call the same `embed_shard`, so they write the same vectors for the same pins.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -28,7 +29,10 @@ def embed_shard(encoder_dir: str, features_path: str, work_dir: str, shard: int,
     from pinsandbox.embeddings.encoder import PinEncoder
     from pinsandbox.embeddings.features import PinFeatures
 
-    key = (encoder_dir, features_path)
+    # a later refresh (after `data advance`) writes new features under the same path: the file's identity is part of
+    # the key, so a long-lived process never embeds stale features (the encoder folder is an immutable version)
+    st = os.stat(features_path)
+    key = (encoder_dir, features_path, st.st_ino, st.st_size, st.st_mtime_ns)
     if _cache.get("key") != key:
         _cache.update(key=key, encoder=PinEncoder.from_pretrained(encoder_dir), features=PinFeatures.load(features_path))
     enc, f = _cache["encoder"], _cache["features"]
