@@ -261,7 +261,8 @@ def full_page(out: dict, results: Path) -> Path:
 
     from pinsandbox.evaluation.report import table
 
-    guards = pd.DataFrame(out["guards"]).T.reset_index(names="guard")
+    guards = pd.DataFrame(out["guards"]).T.reset_index(names="guard").astype(object)
+    guards = guards.where(guards.notna(), "—")  # a column only some guards have
     return write_page(results, "loop-full.md", "The loop: one full retrain", "full", [
         "A copy of the seed-0 demo, a week advanced, then `pinsandbox retrain --full`: the champion encoder trained "
         f"{out['encoder_steps']} more steps on the newest data and every pin re-embedded, the champion Navigator's "
