@@ -189,7 +189,7 @@ def test_refresh_on_ray_writes_the_vectors_the_local_engine_writes(world):
     from pinsandbox.catalog import advance_catalog, load_catalog
     from pinsandbox.errors import InvalidInput
     from pinsandbox.loop import RetrainConfig
-    from pinsandbox.loop.retrain import refresh_vectors
+    from pinsandbox.loop.challenger import refresh_vectors
 
     with pytest.raises(InvalidInput, match="unknown engine 'spark'"):
         RetrainConfig(engine="spark").validate()
