@@ -79,6 +79,7 @@ def test_full_retrain_gates_promotes_all_four_roles_and_rolls_back(world):
         assert restored.manifest["files"] == original.manifest["files"] and back["champion_after"][role] == restored.id
 
 
+@pytest.mark.slow  # a notebook kernel and a full retrain
 def test_retrain_full_from_the_cli_runs_notebook_07_as_a_recorded_run(world, capsys):
     import pinsandbox
     import pinsandbox.cli
