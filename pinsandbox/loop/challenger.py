@@ -61,7 +61,8 @@ def refresh_vectors(sb, catalog, engine: str | None = None, progress: bool = Tru
 
     if not sb.artifacts.exists("embeddings", "encoder"):
         return find_vectors(sb), 0
-    _, config = embeddings_config(sb, engine)
+    config = sb.artifacts.read("embeddings", "encoder").config()  # the config only: the frozen weights load in the workers
+    config = dataclasses.replace(config, engine=engine) if engine is not None else config
     return _embed_and_publish(sb, prepare(sb, config, progress=progress), config, "encoder", [catalog.artifact_id],
                               progress)
 
