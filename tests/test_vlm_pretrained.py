@@ -60,6 +60,29 @@ def test_pretrained_preset_refuses_minilm_warm_start():
     validate_navigator_config(NavigatorConfig(preset=PRESET, warm_start=False))
 
 
+def test_pretrained_weights_get_a_third_of_the_random_init_learning_rate(tmp_path):
+    from pinsandbox.vlm.presets import PRETRAINED_LR, RANDOM_INIT_LR, default_lr
+
+    assert default_lr("tiny") == default_lr("proportional-2b") == RANDOM_INIT_LR == 3e-3
+    assert default_lr(PRESET) == default_lr("smollm2-135m") == default_lr(str(tmp_path)) == PRETRAINED_LR == 1e-3
+
+
+@pytest.mark.slow
+def test_cli_run_finetune_on_the_pretrained_preset_uses_its_defaults(world, capsys):
+    """`pinsandbox vlm run-finetune --preset smollm2-…` trains with the pretrained rate and without MiniLM's word
+    embeddings (which the config refuses on pretrained weights), as notebook 03 does."""
+    import json
+
+    from pinsandbox import cli
+
+    assert cli.main(["vlm", "run-finetune", "--sandbox", "world", "--preset", PRESET, "--steps", "2",
+                     "--n-candidates", "8", "--max-test", "2", "--ceiling-steps", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    config = world.artifacts.read("vlm", "navigator-lora").config()
+    assert config.preset == PRESET and config.warm_start is False and config.finetune.lr == 1e-3
+    assert 0 <= out["metrics"]["finetune.recall@10.swapped_proprietary"] <= 1
+
+
 @pytest.fixture(scope="module")
 def smollm2():
     from pinsandbox.vlm.presets import load_model

@@ -49,6 +49,8 @@ def register(sub) -> None:
     rf.add_argument("--sandbox", required=True)
     rf.add_argument("--preset", default="tiny")
     rf.add_argument("--steps", type=int, default=300)
+    rf.add_argument("--lr", type=float, default=None, help="default: 3e-3 on tiny and proportional-2b, 1e-3 on "
+                                                           "pretrained weights")
     rf.add_argument("--n-candidates", type=int, default=24)
     rf.add_argument("--max-test", type=int, default=None)
     rf.add_argument("--ceiling-steps", type=int, default=1000, help="0 skips the vector ceilings")
@@ -104,9 +106,13 @@ def _run_swap(args):
 def _run_finetune(args):
     from pinsandbox.vlm.configs import FinetuneConfig, NavigatorConfig
     from pinsandbox.vlm.finetune_stage import run_finetune
+    from pinsandbox.vlm.presets import PRESETS, default_lr
 
+    lr = default_lr(args.preset) if args.lr is None else args.lr
+    # MiniLM word embeddings only for the random-init presets, as notebook 03 does (pretrained ones have their own)
     config = NavigatorConfig(preset=args.preset, n_candidates=args.n_candidates, max_test=args.max_test,
+                             warm_start=args.preset in PRESETS,
                              ceiling_steps=args.ceiling_steps, ground_truth_arm=args.ground_truth_arm, seed=args.seed,
-                             finetune=FinetuneConfig(steps=args.steps, seed=args.seed))
+                             finetune=FinetuneConfig(steps=args.steps, lr=lr, seed=args.seed))
     result = run_finetune(args.sandbox, config, progress=False)
     print_json({"artifacts": result.artifacts, "metrics": result.metrics})
