@@ -1,9 +1,10 @@
 """Vision-layer swap benchmark: TTFT original vs swapped (proportional-2b, CPU) and per-request cost at real scale.
 
-    python benchmarks/bench_vlm.py [--quick] [--repeats N] [--threads T] [--also smollm2-135m]
+    python benchmarks/bench_vlm.py [--quick] [--repeats N] [--threads T] [--also PRESETS]
 
-`--also PRESET` measures another preset's TTFT and counted FLOPs ratios in the same run, beside the main
-preset's (e.g. the pretrained smollm2-135m: SmolLM2 in a Qwen2.5-VL), under `ttft_also`.
+`--also` measures other presets' TTFT and counted FLOPs ratios in the same run, interleaved repeats each, beside
+the main preset's, under `ttft_also`; by default the pretrained smollm2-135m (SmolLM2's 30 layers in a Qwen2.5-VL),
+`--also ""` for none. `ratios_by_preset` puts the ratios side by side.
 
 Prints one JSON object: `ttft` (medians and ratio, same language model both ways), `cost` (FLOPs, weight and
 KV-cache bytes for 2b/4b/8b × 448²/1024² × 1/8 pins, original vs swapped, with parameter counts), and
@@ -29,7 +30,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--preset", default="proportional-2b")
-    parser.add_argument("--also", default="", help="comma-separated presets measured beside --preset")
+    parser.add_argument("--also", default="smollm2-135m", help="comma-separated presets measured beside --preset")
     args = parser.parse_args(argv)
 
     from pinsandbox.vlm.cost import cost_table

@@ -48,3 +48,23 @@ def test_no_returned_pin_breaks_a_stated_limit_on_held_out_requests(world):
     unconstrained = nav.ask("something for the home")
     assert answer["constraints"] == {"max_price": None, "category": "lamp"}
     assert len({nav.pins.at[p["pin_id"], "category"] for p in unconstrained["pins"]}) > 1
+
+
+def test_constraints_benchmark_reports_every_phrasing_of_the_held_out_requests(world, capsys):
+    """`benchmarks/bench_navigator_constraints.py`, the figure a results page quotes, on the fine-tuned Navigator."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from pinsandbox.catalog import load_ground_truth
+
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_navigator_constraints.py"
+    spec = importlib.util.spec_from_file_location("bench_navigator_constraints", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--sandbox", "world", "--k", "5"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    gold = load_ground_truth(world).gold_navigator
+    assert result["preset"] == "tiny" and set(result["phrasings"]) == {"written", "in words", "bucks"}
+    assert all(r["requests"] == (gold["split"] == "test").sum() for r in result["phrasings"].values())
+    assert result["targets"]["violations"] == {"value": 0.0, "target": 0, "met": True}
