@@ -144,6 +144,7 @@ def test_history_and_alarm_quiet_on_reruns_and_firing_on_an_injected_regression(
     assert capsys.readouterr().out.count("07_retrain") == 7
 
 
+@pytest.mark.slow  # two notebook kernels (~35 s): the fast tier keeps the in-process retrain tests above
 def test_retrain_is_an_ordinary_recorded_run_and_joins_the_history(world):
     """Notebook 07 under papermill (the smoke sizes), then `pinsandbox retrain`, itself a recorded run of it."""
     from pinsandbox.runs.presets import preset_params
